@@ -1,0 +1,143 @@
+"""Where computations run, and how to make them repeatable.
+
+See the preface, section *Running the book*: every chapter calls :func:`pick_device`
+once and :func:`seed_everything` before it builds a model.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["pick_device", "seed_everything", "scaled", "describe_device", "DEFAULT_NUM_THREADS"]
+
+#: Thread count used by :func:`seed_everything` unless ``AELIB_NUM_THREADS`` says otherwise.
+#: Floating-point sums depend on how work is split between threads, so the stored notebook
+#: outputs are only reproducible at a fixed count.
+DEFAULT_NUM_THREADS = 2
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple's MPS, then the CPU.
+
+    Parameters
+    ----------
+    prefer : str or torch.device, optional
+        Force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``). When omitted, the
+        environment variable ``AELIB_DEVICE`` is consulted, then the hardware.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the requested name is not a device torch knows.
+    RuntimeError
+        If the requested device is not available on this machine.
+
+    Examples
+    --------
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
+    source = "argument prefer"
+    if prefer is None and os.environ.get("AELIB_DEVICE", "").strip():
+        prefer, source = os.environ["AELIB_DEVICE"].strip(), "environment variable AELIB_DEVICE"
+    if prefer is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(prefer)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"{source}={prefer!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"{source} asks for {prefer!r} but CUDA is not available here; "
+                "unset it or use 'cpu'."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"{source} asks for {prefer!r} but only {torch.cuda.device_count()} CUDA "
+                "device(s) exist."
+            )
+    elif device.type == "mps" and not _mps_available():
+        raise RuntimeError(
+            f"{source} asks for 'mps' but Apple's MPS backend is not available; use 'cpu'."
+        )
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{source}={prefer!r}: aelib supports 'cpu', 'cuda' and 'mps' only.")
+    return device
+
+
+def scaled(cpu, accelerated, device: torch.device | str | None = None):
+    """Pick a training budget: ``cpu`` on the CPU, ``accelerated`` on CUDA/MPS.
+
+    The chapters use this to train longer, on more data, when a GPU is present while keeping
+    each notebook under a minute on a two-core laptop.
+
+    >>> scaled(5, 50, "cpu")
+    5
+    """
+    device = pick_device() if device is None else torch.device(device)
+    return cpu if device.type == "cpu" else accelerated
+
+
+def describe_device(device: torch.device | str | None = None) -> str:
+    """A one-line human description of ``device`` (e.g. ``"cpu (2 threads)"``)."""
+    device = pick_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def seed_everything(seed: int = 0, num_threads: int | None = None) -> int:
+    """Seed Python, NumPy and torch, and fix torch's CPU thread count.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative integer seed.
+    num_threads : int, optional
+        CPU threads for torch; defaults to ``AELIB_NUM_THREADS`` or
+        :data:`DEFAULT_NUM_THREADS`. Results are bit-identical only at a fixed count.
+
+    Returns
+    -------
+    int
+        The seed, for logging.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    if num_threads is None:
+        env = os.environ.get("AELIB_NUM_THREADS", "").strip()
+        try:
+            num_threads = int(env) if env else DEFAULT_NUM_THREADS
+        except ValueError:
+            raise ValueError(
+                f"environment variable AELIB_NUM_THREADS={env!r} is not an integer."
+            ) from None
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}.")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.set_num_threads(int(num_threads))
+    return seed

@@ -1,0 +1,104 @@
+"""How good is a reconstruction, a code, a subspace.
+
+See chapter *Autoencoders*. ``reconstruction_error`` is the measure of Hinton & Salakhutdinov
+(2006): the per-image *sum* of squared pixel errors, averaged over images.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._checks import as_data_tensor, positive_int
+from .train import predict
+
+__all__ = [
+    "reconstruction_error",
+    "per_example_error",
+    "pca",
+    "pca_reconstruct",
+    "pca_reconstruction_error",
+    "principal_angles",
+    "psnr",
+    "linear_probe_accuracy",
+]
+
+
+def per_example_error(x_hat, x) -> torch.Tensor:
+    """``‖x̂_i − x_i‖²`` for every row ``i``."""
+    return (torch.as_tensor(x_hat) - torch.as_tensor(x)).pow(2).sum(dim=1)
+
+
+def reconstruction_error(model, x, *, batch_size: int = 4096) -> float:
+    """Mean over examples of the per-example sum of squared errors, ``(1/N) Σ_i ‖x_i − g(f(x_i))‖²``."""
+    x = as_data_tensor("x", x, width=getattr(model, "input_dim", None))
+    return float(per_example_error(predict(model, x, batch_size=batch_size), x).mean())
+
+
+def pca(x_train, k: int):
+    """The top-``k`` principal directions of ``x_train``.
+
+    Returns
+    -------
+    mean : torch.Tensor, shape (d,)
+    components : torch.Tensor, shape (k, d)
+        Orthonormal rows, ordered by explained variance.
+    explained_variance : torch.Tensor, shape (k,)
+    """
+    x = as_data_tensor("x_train", x_train).double()
+    k = positive_int("k", k)
+    if k > min(x.shape):
+        raise ValueError(f"k={k} exceeds min(n_examples, n_features)={min(x.shape)}.")
+    mean = x.mean(0)
+    _, s, vh = torch.linalg.svd(x - mean, full_matrices=False)
+    # Fix the sign of each direction (largest |entry| positive) so results are reproducible.
+    signs = torch.sign(vh[:k].gather(1, vh[:k].abs().argmax(1, keepdim=True))).squeeze(1)
+    comps = vh[:k] * signs[:, None]
+    return mean.float(), comps.float(), (s[:k] ** 2 / max(len(x) - 1, 1)).float()
+
+
+def pca_reconstruct(x_train, x, k: int) -> torch.Tensor:
+    """Project ``x`` onto the top-``k`` principal subspace of ``x_train`` and back."""
+    mean, comps, _ = pca(x_train, k)
+    x = as_data_tensor("x", x, width=mean.shape[0])
+    return (x - mean) @ comps.T @ comps + mean
+
+
+def pca_reconstruction_error(x_train, x_test, k: int) -> float:
+    """:func:`reconstruction_error` of a rank-``k`` PCA fitted on ``x_train``, evaluated on ``x_test``."""
+    x_test = as_data_tensor("x_test", x_test)
+    return float(per_example_error(pca_reconstruct(x_train, x_test, k), x_test).mean())
+
+
+def principal_angles(a, b) -> torch.Tensor:
+    """Principal angles (degrees, ascending) between the column spaces of ``a`` and ``b`` (d × k).
+
+    0° everywhere means the same subspace. Computed from the singular values of ``Q_aᵀ Q_b``.
+    """
+    a = torch.as_tensor(a, dtype=torch.float64)
+    b = torch.as_tensor(b, dtype=torch.float64)
+    if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"a and b must be d × k matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}.")
+    qa, _ = torch.linalg.qr(a)
+    qb, _ = torch.linalg.qr(b)
+    cos = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
+    return torch.rad2deg(torch.arccos(cos)).flip(0).float()
+
+
+def psnr(x_hat, x, max_value: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(max² / MSE)`` per image, averaged over images."""
+    x_hat, x = torch.as_tensor(x_hat, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
+    if x_hat.shape != x.shape:
+        raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}.")
+    mse = (x_hat - x).pow(2).reshape(len(x), -1).mean(1).clamp_min(1e-12)
+    return float((10 * torch.log10(max_value**2 / mse)).mean())
+
+
+def linear_probe_accuracy(z_train, y_train, z_test, y_test, *, max_iter: int = 1000, C: float = 1.0) -> float:
+    """Test accuracy of a logistic regression trained on frozen codes (standardised first)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
+    clf.fit(np.asarray(z_train), np.asarray(y_train))
+    return float(clf.score(np.asarray(z_test), np.asarray(y_test)))

@@ -1,0 +1,202 @@
+"""Autoencoder architectures: an encoder f, a decoder g, and a bottleneck z = f(x).
+
+See chapter *Autoencoders*. Every model here is an :class:`Autoencoder`: ``encode(x)`` gives the
+code ``z = f(x)``, ``decode(z)`` the reconstruction ``x̂ = g(z)``, ``forward(x) = g(f(x))``.
+Inputs are flattened rows (``batch × input_dim``), also for the convolutional model, so every
+model plugs into the same :func:`aelib.train.fit`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ._checks import int_sequence, positive_int
+
+__all__ = ["Autoencoder", "MLPAutoencoder", "ConvAutoencoder", "LinearAutoencoder", "make_activation"]
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "softplus": nn.Softplus,
+    "identity": nn.Identity,
+    "linear": nn.Identity,
+}
+
+
+def make_activation(name) -> nn.Module:
+    """An activation module from its name (``"relu"``, ``"sigmoid"``, …), ``None`` for identity,
+    or a module instance/class passed through."""
+    if name is None:
+        return nn.Identity()
+    if isinstance(name, nn.Module):
+        return name
+    if isinstance(name, type) and issubclass(name, nn.Module):
+        return name()
+    if isinstance(name, str) and name.lower() in _ACTIVATIONS:
+        return _ACTIVATIONS[name.lower()]()
+    raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)} or pass an nn.Module.")
+
+
+class Autoencoder(nn.Module):
+    """An encoder/decoder pair.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Maps ``(batch, input_dim)`` to codes ``(batch, latent_dim)``.
+    decoder : nn.Module
+        Maps codes back to ``(batch, input_dim)``.
+    input_dim, latent_dim : int
+        Recorded for checks and for the book's tables.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_dim: int, latent_dim: int):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_dim = positive_int("input_dim", input_dim)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code ``z = f(x)``."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The reconstruction ``x̂ = g(z)``."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def _mlp(sizes, activation, last_activation) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        is_last = i == len(sizes) - 2
+        layers.append(make_activation(last_activation if is_last else activation))
+    return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)] or [nn.Identity()])
+
+
+class MLPAutoencoder(Autoencoder):
+    """A fully connected autoencoder ``input_dim → hidden_dims → latent_dim → reversed(hidden_dims) → input_dim``.
+
+    Parameters
+    ----------
+    input_dim : int
+    hidden_dims : sequence of int
+        Widths of the encoder's hidden layers; the decoder mirrors them. ``()`` gives a shallow
+        autoencoder (one layer each way).
+    latent_dim : int
+        Size of the code z.
+    activation : str or nn.Module
+        Hidden non-linearity (default ``"relu"``).
+    latent_activation : str, optional
+        Non-linearity on the code (``None``: linear code, as in Hinton & Salakhutdinov 2006;
+        ``"sigmoid"`` for the sparse and contractive chapters).
+    output : str, optional
+        Output non-linearity: ``"sigmoid"`` (default, pixels in [0, 1]) or ``None``.
+
+    Examples
+    --------
+    >>> model = MLPAutoencoder(784, (256,), 20)
+    >>> model(torch.zeros(3, 784)).shape
+    torch.Size([3, 784])
+    """
+
+    def __init__(self, input_dim: int, hidden_dims=(256,), latent_dim: int = 32, activation="relu",
+                 latent_activation=None, output="sigmoid"):
+        input_dim = positive_int("input_dim", input_dim)
+        latent_dim = positive_int("latent_dim", latent_dim)
+        hidden_dims = int_sequence("hidden_dims", hidden_dims)
+        encoder = _mlp((input_dim, *hidden_dims, latent_dim), activation, latent_activation)
+        decoder = _mlp((latent_dim, *reversed(hidden_dims), input_dim), activation, output)
+        super().__init__(encoder, decoder, input_dim, latent_dim)
+        self.hidden_dims = hidden_dims
+
+
+class LinearAutoencoder(Autoencoder):
+    """``x̂ = W_dec (W_enc x + b_enc) + b_dec`` with no non-linearity.
+
+    Trained with squared error it spans the same subspace as the top ``latent_dim`` principal
+    components, without orthonormal weights (chapter *Autoencoders*, section *Linear AE vs PCA*).
+    """
+
+    def __init__(self, input_dim: int, latent_dim: int, bias: bool = True):
+        input_dim = positive_int("input_dim", input_dim)
+        latent_dim = positive_int("latent_dim", latent_dim)
+        super().__init__(nn.Linear(input_dim, latent_dim, bias=bias), nn.Linear(latent_dim, input_dim, bias=bias),
+                         input_dim, latent_dim)
+
+
+class _Unflatten(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class ConvAutoencoder(Autoencoder):
+    """A convolutional autoencoder on flattened images.
+
+    Encoder: ``len(channels)`` stride-2 3×3 convolutions (ReLU), then a linear layer to the code.
+    Decoder: the mirror image with transposed convolutions, ending in a sigmoid. Spatial sizes
+    are tracked exactly, so any ``image_shape`` works (28×28, 8×8, …).
+
+    Parameters
+    ----------
+    image_shape : (channels, height, width)
+    channels : sequence of int
+        Feature maps after each down-sampling step, e.g. ``(16, 32)``.
+    latent_dim : int
+    """
+
+    def __init__(self, image_shape=(1, 28, 28), channels=(16, 32), latent_dim: int = 20):
+        image_shape = int_sequence("image_shape", image_shape, allow_empty=False)
+        if len(image_shape) != 3:
+            raise ValueError(f"image_shape must be (channels, height, width), got {image_shape}.")
+        channels = int_sequence("channels", channels, allow_empty=False)
+        latent_dim = positive_int("latent_dim", latent_dim)
+        c, h, w = image_shape
+        sizes = [(h, w)]
+        for _ in channels:
+            h, w = (h + 1) // 2, (w + 1) // 2  # 3×3 kernel, stride 2, padding 1
+            sizes.append((h, w))
+        if h < 1 or w < 1:
+            raise ValueError(f"image_shape {image_shape} is too small for {len(channels)} down-sampling steps.")
+        flat = channels[-1] * h * w
+        enc: list[nn.Module] = [_Unflatten(image_shape)]
+        in_ch = c
+        for out_ch in channels:
+            enc += [nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1), nn.ReLU()]
+            in_ch = out_ch
+        enc += [nn.Flatten(), nn.Linear(flat, latent_dim)]
+        dec: list[nn.Module] = [nn.Linear(latent_dim, flat), nn.ReLU(), _Unflatten((channels[-1], h, w))]
+        outs = list(reversed(channels[:-1])) + [c]
+        for i, out_ch in enumerate(outs):
+            target_h, target_w = sizes[-2 - i]
+            cur_h, cur_w = sizes[-1 - i]
+            pad = (target_h - (2 * cur_h - 1), target_w - (2 * cur_w - 1))  # output_padding to hit size
+            dec.append(nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=pad))
+            dec.append(nn.ReLU() if i < len(outs) - 1 else nn.Sigmoid())
+            in_ch = out_ch
+        dec.append(nn.Flatten())
+        super().__init__(nn.Sequential(*enc), nn.Sequential(*dec), int(math.prod(image_shape)), latent_dim)
+        self.image_shape = image_shape
+        self.channels = channels

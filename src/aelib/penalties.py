@@ -1,0 +1,90 @@
+"""Regularisers plugged into :func:`aelib.train.fit` through its ``penalty`` hook.
+
+A penalty is a callable ``penalty(model, x_input, z) -> scalar tensor`` that is *added* to the
+reconstruction loss of every mini-batch. The factories below return such callables with their
+weight baked in, e.g. ``fit(model, x, penalty=l1_activity(1e-3))``. Penalties are averaged over
+the mini-batch so that their weight does not depend on the batch size.
+
+See chapters *Sparse coding and sparse autoencoders* (L1 activity, KL sparsity, weight decay)
+and *Contractive autoencoders* (``contractive``).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._checks import nonnegative_float
+
+__all__ = ["l1_activity", "kl_sparsity", "kl_bernoulli", "weight_penalty", "combine"]
+
+
+def l1_activity(weight: float):
+    """``λ · (1/B) Σ_i ‖z_i‖₁`` — pushes most code units to exactly zero."""
+    weight = nonnegative_float("weight", weight)
+
+    def penalty(model, x, z):
+        return weight * z.abs().sum(dim=1).mean()
+
+    penalty.weight = weight
+    return penalty
+
+
+def kl_bernoulli(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
+    """``KL(ρ ‖ ρ̂_j) = ρ log(ρ/ρ̂_j) + (1−ρ) log((1−ρ)/(1−ρ̂_j))`` for every unit ``j``."""
+    rho_hat = rho_hat.clamp(1e-6, 1 - 1e-6)
+    return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+
+
+def kl_sparsity(weight: float, target: float = 0.05):
+    """``β · Σ_j KL(ρ ‖ ρ̂_j)`` with ``ρ̂_j`` the mean activation of unit ``j`` over the batch.
+
+    Needs codes in ``(0, 1)`` (a sigmoid code layer, ``latent_activation="sigmoid"``).
+    """
+    weight = nonnegative_float("weight", weight)
+    target = nonnegative_float("target", target, maximum=1.0)
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target (ρ) must lie strictly between 0 and 1, got {target}.")
+
+    def penalty(model, x, z):
+        if z.min() < 0 or z.max() > 1:
+            raise ValueError("kl_sparsity needs codes in [0, 1]; use latent_activation='sigmoid'.")
+        return weight * kl_bernoulli(target, z.mean(dim=0)).sum()
+
+    penalty.weight, penalty.target = weight, target
+    return penalty
+
+
+def weight_penalty(weight: float, p: int = 2, modules: str = "all"):
+    """``η · Σ ‖W‖_p^p`` over the weight matrices of linear/conv layers (biases excluded).
+
+    ``p=2`` is the Frobenius penalty ``η‖W‖²_F``; ``p=1`` the L1 weight penalty.
+    ``modules``: ``"all"``, ``"encoder"`` or ``"decoder"``.
+    """
+    weight = nonnegative_float("weight", weight)
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}.")
+    if modules not in ("all", "encoder", "decoder"):
+        raise ValueError(f"modules must be 'all', 'encoder' or 'decoder', got {modules!r}.")
+
+    def penalty(model, x, z):
+        root = model if modules == "all" else getattr(model, modules)
+        total = 0.0
+        for m in root.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                total = total + (m.weight.abs().sum() if p == 1 else m.weight.pow(2).sum())
+        return weight * total
+
+    penalty.weight = weight
+    return penalty
+
+
+def combine(*penalties):
+    """Sum several penalties into one callable."""
+    for i, p in enumerate(penalties):
+        if not callable(p):
+            raise TypeError(f"penalties[{i}] is not callable.")
+
+    def penalty(model, x, z):
+        return sum(p(model, x, z) for p in penalties)
+
+    return penalty

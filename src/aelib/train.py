@@ -1,0 +1,359 @@
+"""Training: one loop for every chapter.
+
+:func:`fit` trains an autoencoder to reconstruct its input; :func:`fit_classifier` trains a
+network on labels (the fine-tuning step of chapter *Pretraining*). Both share one loop: the data
+moves to the device once, every epoch draws a seeded permutation, mini-batches are contiguous
+slices of the permuted device tensor, and the loss is accumulated on the device so that the
+loop never waits for the accelerator inside an epoch.
+
+Hooks used by later chapters:
+
+* ``penalty(model, x_input, z) -> scalar`` — added to the loss (sparsity, contraction, …);
+* ``corruption(x, generator=...) -> x̃`` — applied afresh to every mini-batch; the model
+  reconstructs the *clean* x from ``x̃`` (denoising);
+* a model with a ``training_loss(x_input, x_target)`` method (the VAE) supplies its own objective.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
+from .device import pick_device
+
+__all__ = ["History", "fit", "fit_classifier", "reconstruction_loss", "predict"]
+
+
+@dataclass
+class History:
+    """What happened during training, one entry per epoch.
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training objective over the epoch's mini-batches (penalty included).
+    val_loss : list of float
+        Loss on ``x_val`` after each epoch (reconstruction only, no corruption or penalty);
+        empty when no validation data was given.
+    seconds : list of float
+        Wall-clock seconds per epoch.
+    val_accuracy : list of float
+        Only for :func:`fit_classifier` with validation data.
+    """
+
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    n_examples: int = 0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds))
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.n_examples * self.epochs / max(self.total_seconds, 1e-12)
+
+    def __repr__(self) -> str:
+        last = f"{self.train_loss[-1]:.4f}" if self.train_loss else "-"
+        val = f", val_loss={self.val_loss[-1]:.4f}" if self.val_loss else ""
+        return f"History(epochs={self.epochs}, train_loss={last}{val})"
+
+
+def _bce(x_hat, x):
+    return F.binary_cross_entropy(x_hat.clamp(1e-7, 1 - 1e-7), x)
+
+
+def _sse(x_hat, x):
+    return (x_hat - x).pow(2).sum(dim=1).mean()
+
+
+_LOSSES = {"mse": F.mse_loss, "bce": _bce, "sse": _sse}
+
+
+def reconstruction_loss(name_or_fn) -> Callable:
+    """The loss ``L(x̂, x)`` for a name: ``"mse"`` (mean over pixels), ``"sse"`` (per-image sum,
+    mean over images) or ``"bce"`` (binary cross-entropy, mean over pixels); callables pass through."""
+    if callable(name_or_fn):
+        return name_or_fn
+    if isinstance(name_or_fn, str) and name_or_fn.lower() in _LOSSES:
+        return _LOSSES[name_or_fn.lower()]
+    raise ValueError(f"loss must be one of {sorted(_LOSSES)} or a callable(x_hat, x), got {name_or_fn!r}.")
+
+
+def _accepts_generator(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "generator" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _make_optimizer(optimizer, params, lr, weight_decay):
+    if optimizer is None or optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    if callable(optimizer):
+        return optimizer(params)
+    raise ValueError(f"optimizer must be 'adam', 'sgd' or a callable(params) -> Optimizer, got {optimizer!r}.")
+
+
+def _progress_enabled(progress: bool) -> bool:
+    return bool(progress) and os.environ.get("AELIB_PROGRESS", "1") != "0"
+
+
+def _sync(device: torch.device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _check_model(model, x: torch.Tensor, name: str):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    width = getattr(model, "input_dim", None)
+    if width is not None and x.shape[1] != width:
+        raise ValueError(
+            f"{name} has {x.shape[1]} features per row but the model expects input_dim={width}; "
+            "build the model for this data (e.g. input_dim=data.input_dim)."
+        )
+
+
+def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, device, progress,
+         evaluate=None, desc="fit") -> History:
+    """The shared loop. ``batch_loss(*batch_tensors) -> scalar``; ``evaluate() -> dict``."""
+    n = tensors[0].shape[0]
+    history = History(n_examples=n)
+    batch_size = min(batch_size, n)
+    shuffle_gen = torch.Generator().manual_seed(seed)
+    initial_state = copy.deepcopy(model.state_dict())
+    bar = None
+    if _progress_enabled(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=False)
+    try:
+        for epoch in range(epochs):
+            model.train()
+            start = time.perf_counter()
+            perm = torch.randperm(n, generator=shuffle_gen).to(device)
+            shuffled = [t[perm] for t in tensors]
+            total = torch.zeros((), device=device)
+            for lo in range(0, n, batch_size):
+                batch = [t[lo:lo + batch_size] for t in shuffled]
+                loss = batch_loss(*batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * batch[0].shape[0]
+            epoch_loss = (total / n).item()
+            _sync(device)
+            history.seconds.append(time.perf_counter() - start)
+            if not math.isfinite(epoch_loss):
+                model.load_state_dict(initial_state)
+                raise FloatingPointError(
+                    f"the training loss became {epoch_loss} in epoch {epoch + 1}; the model was reset "
+                    "to its initial weights. Lower the learning rate (lr) or check the penalty weight."
+                )
+            history.train_loss.append(epoch_loss)
+            if evaluate is not None:
+                for key, value in evaluate().items():
+                    getattr(history, key).append(value)
+            if bar is not None:
+                post = {"loss": f"{epoch_loss:.4f}"}
+                if history.val_loss:
+                    post["val"] = f"{history.val_loss[-1]:.4f}"
+                bar.set_postfix(post)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        model.eval()
+    return history
+
+
+def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
+        loss="mse", penalty=None, corruption=None, seed: int = 0, device=None, progress: bool = True,
+        optimizer="adam", weight_decay: float = 0.0, parameters=None) -> History:
+    """Train ``model`` to reconstruct ``x_train``: minimise ``L(x, g(f(x̃))) + penalty``.
+
+    Parameters
+    ----------
+    model : Autoencoder
+        Anything with ``encode``/``decode`` (or ``training_loss``, e.g. the VAE).
+    x_train : torch.Tensor or ndarray, shape (n, input_dim)
+    x_val : optional validation rows; their reconstruction loss is recorded each epoch.
+    epochs, batch_size : int
+    lr : float
+        Learning rate of the optimiser (Adam by default).
+    loss : {"mse", "sse", "bce"} or callable(x_hat, x)
+    penalty : callable(model, x_input, z) -> scalar tensor, optional
+        Added to the loss each mini-batch (see :mod:`aelib.penalties`).
+    corruption : callable(x, generator=...) -> tensor, optional
+        Corrupts each mini-batch afresh; the target stays the clean batch (see :mod:`aelib.corrupt`).
+    seed : int
+        Seeds the shuffling and the corruption; the model's initial weights are the caller's.
+    device : str or torch.device, optional
+        Defaults to :func:`aelib.device.pick_device`.
+    progress : bool
+        One tqdm bar per call, the loss as postfix (``AELIB_PROGRESS=0`` turns bars off).
+    optimizer : "adam", "sgd" or callable(params) -> torch.optim.Optimizer
+    weight_decay : float
+    parameters : iterable of parameters, optional
+        Train only these (default: all of the model's).
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    ValueError
+        Bad sizes, NaN/inf inputs, or data whose width does not match the model.
+    FloatingPointError
+        The loss became NaN/inf (the model is reset to its initial weights).
+    """
+    x_train = as_data_tensor("x_train", x_train)
+    _check_model(model, x_train, "x_train")
+    if x_val is not None:
+        x_val = as_data_tensor("x_val", x_val, width=x_train.shape[1])
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    lr = positive_float("lr", lr)
+    weight_decay = nonnegative_float("weight_decay", weight_decay)
+    own_objective = getattr(model, "training_loss", None)
+    if own_objective is not None and loss not in ("mse", None):
+        raise ValueError(f"{type(model).__name__} defines its own training_loss; leave loss at its default.")
+    if own_objective is not None and penalty is not None:
+        raise ValueError(f"{type(model).__name__} defines its own training_loss; penalty is not supported.")
+    loss_fn = None if own_objective is not None else reconstruction_loss(loss)
+    if penalty is not None and not callable(penalty):
+        raise TypeError("penalty must be a callable(model, x_input, z) -> scalar tensor.")
+    if corruption is not None and not callable(corruption):
+        raise TypeError("corruption must be a callable(x, generator=None) -> tensor.")
+
+    device = pick_device(device) if device is not None else pick_device()
+    model.to(device)
+    x_dev = x_train.to(device)
+    x_val_dev = x_val.to(device) if x_val is not None else None
+    noise_gen = torch.Generator(device=device).manual_seed(seed + 1) if device.type != "mps" else None
+    if corruption is not None and _accepts_generator(corruption):
+        corrupt = lambda x: corruption(x, generator=noise_gen)  # noqa: E731
+    else:
+        corrupt = corruption
+
+    def batch_loss(x):
+        x_in = corrupt(x) if corrupt is not None else x
+        if own_objective is not None:
+            return own_objective(x_in, x)
+        z = model.encode(x_in)
+        value = loss_fn(model.decode(z), x)
+        if penalty is not None:
+            value = value + penalty(model, x_in, z)
+        return value
+
+    def evaluate():
+        with torch.no_grad():
+            model.eval()
+            total = 0.0
+            for lo in range(0, len(x_val_dev), 4096):
+                xb = x_val_dev[lo:lo + 4096]
+                value = own_objective(xb, xb) if own_objective is not None else loss_fn(model(xb), xb)
+                total += float(value) * len(xb)
+        return {"val_loss": total / len(x_val_dev)}
+
+    params = list(model.parameters() if parameters is None else parameters)
+    opt = _make_optimizer(optimizer, params, lr, weight_decay)
+    if corruption is None or not _accepts_generator(corruption):
+        torch.manual_seed(seed)  # one-argument corruptions and stochastic models draw from the global RNG
+    return _run(model, (x_dev,), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed,
+                device=device, progress=progress, evaluate=evaluate if x_val is not None else None, desc="fit")
+
+
+def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None, epochs: int = 10,
+                   batch_size: int = 128, lr: float = 1e-3, seed: int = 0, device=None, progress: bool = True,
+                   optimizer="adam", weight_decay: float = 0.0, parameters=None) -> History:
+    """Train ``model`` (outputs class logits) with cross-entropy on integer labels ``y_train``.
+
+    Same loop, checks and hooks as :func:`fit`; ``History.val_loss``/``val_accuracy`` are
+    filled when ``x_val``/``y_val`` are given. ``parameters`` restricts training to some
+    parameters (e.g. only a new output layer). See chapter *Pretraining deep networks*.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    x_train = as_data_tensor("x_train", x_train)
+    y_train = _labels("y_train", y_train, len(x_train))
+    if (x_val is None) != (y_val is None):
+        raise ValueError("give both x_val and y_val, or neither.")
+    if x_val is not None:
+        x_val = as_data_tensor("x_val", x_val, width=x_train.shape[1])
+        y_val = _labels("y_val", y_val, len(x_val))
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    lr = positive_float("lr", lr)
+    device = pick_device(device) if device is not None else pick_device()
+    model.to(device)
+    xs, ys = x_train.to(device), y_train.to(device)
+
+    def batch_loss(x, y):
+        return F.cross_entropy(model(x), y)
+
+    def evaluate():
+        with torch.no_grad():
+            model.eval()
+            logits = predict(model, x_val, device=device)
+            yv = y_val.to(logits.device)
+            return {"val_loss": float(F.cross_entropy(logits, yv)),
+                    "val_accuracy": float((logits.argmax(1) == yv).float().mean())}
+
+    params = list(model.parameters() if parameters is None else parameters)
+    opt = _make_optimizer(optimizer, params, lr, nonnegative_float("weight_decay", weight_decay))
+    torch.manual_seed(seed)
+    return _run(model, (xs, ys), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed,
+                device=device, progress=progress, evaluate=evaluate if x_val is not None else None,
+                desc="fit_classifier")
+
+
+def _labels(name, y, n) -> torch.Tensor:
+    y = torch.as_tensor(y)
+    if y.dim() != 1 or len(y) != n:
+        raise ValueError(f"{name} must be a 1-D vector of {n} integer labels, got shape {tuple(y.shape)}.")
+    if torch.is_floating_point(y) or y.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}.")
+    if len(y) and y.min() < 0:
+        raise ValueError(f"{name} has negative labels; classes must be 0 … n_classes-1.")
+    return y.long()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None) -> torch.Tensor:
+    """Apply ``fn`` (default: ``model`` itself) to ``x`` in batches, in eval mode, without gradients.
+
+    Runs where the model's parameters live (or on ``device``); returns a CPU tensor.
+    """
+    x = as_data_tensor("x", x)
+    fn = model if fn is None else fn
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [fn(x[lo:lo + batch_size].to(device)).cpu() for lo in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outs)
