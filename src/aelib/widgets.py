@@ -1,0 +1,374 @@
+"""Slider explorers that work in the static HTML book *and* live in JupyterLab.
+
+Every slider in the book follows one recipe:
+
+1. precompute a small sweep once — one picture per slider value (:func:`sweep`);
+2. show the pictures with :func:`explorer`: a ``SelectionSlider`` whose ``index`` is linked
+   *in the browser* (``widgets.jslink``) to the ``selected_index`` of a ``Stack`` of ``Image``
+   widgets. No Python runs when the slider moves, so the stored widget state is enough and the
+   slider keeps working on the published HTML pages, where there is no kernel;
+3. optionally pass ``retrain(value) -> Figure``: in JupyterLab (with a kernel) the reader can
+   then type a value that is not on the slider, press *Retrain*, and see the new figure.
+
+Pictures are stored as PNG bytes inside the notebook, so keep them small (``dpi`` ≈ 75 and a
+modest ``figsize``): a notebook with a few explorers should stay well under a megabyte.
+
+See the preface, section *Running the book*, and the slider of chapter *Undercomplete vs
+overcomplete autoencoders*.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import numbers
+import time
+from typing import Callable, Mapping
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["DEFAULT_DPI", "PNG_SIGNATURE", "Explorer", "figure_to_png", "sweep", "explorer"]
+
+#: Resolution of slider frames: sharp enough on screen, small enough to store many of them.
+DEFAULT_DPI = 75
+#: The eight bytes every PNG file starts with.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def figure_to_png(fig: Figure, dpi: float | None = None) -> bytes:
+    """Render a Matplotlib figure to PNG bytes and close it.
+
+    Closing matters: a sweep draws many figures, and open figures keep their memory (and
+    Jupyter would display each of them below the cell).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : float, optional
+        Dots per inch; default :data:`DEFAULT_DPI` (75).
+
+    Returns
+    -------
+    bytes
+        A PNG file.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(2, 1))
+    >>> figure_to_png(fig)[:4]
+    b'\\x89PNG'
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(
+            f"fig must be a matplotlib Figure, got {type(fig).__name__}; "
+            "have your plotting function return the figure (fig = plt.figure() … return fig)."
+        )
+    if dpi is None:
+        dpi = DEFAULT_DPI
+    buffer = io.BytesIO()
+    try:
+        if isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not np.isfinite(dpi) or dpi <= 0:
+            raise ValueError(f"dpi must be a positive number (e.g. 75), got {dpi!r}.")
+        fig.savefig(buffer, format="png", dpi=float(dpi), bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _as_png(name: str, frame) -> bytes:
+    if isinstance(frame, Figure):
+        return figure_to_png(frame)
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        frame = bytes(frame)
+        if not frame.startswith(PNG_SIGNATURE):
+            raise ValueError(f"{name} is bytes but not a PNG file; pass a Figure or figure_to_png(fig).")
+        return frame
+    raise TypeError(f"{name} must be a matplotlib Figure or PNG bytes, got {type(frame).__name__}.")
+
+
+def sweep(values, make_figure: Callable, *, dpi: float | None = None) -> dict:
+    """Draw one frame per slider value: ``{value: figure_to_png(make_figure(value))}``.
+
+    Each figure is closed as soon as it is rendered, so memory stays flat however long the
+    sweep. The dict keeps the order of ``values``.
+
+    Parameters
+    ----------
+    values : sequence
+        Slider values, e.g. latent sizes ``[2, 8, 32]``; hashable and distinct.
+    make_figure : callable(value) -> matplotlib.figure.Figure
+    dpi : float, optional
+        Passed to :func:`figure_to_png`.
+
+    Returns
+    -------
+    dict
+        Value → PNG bytes, ready for :func:`explorer`.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> def draw(slope):
+    ...     fig, ax = plt.subplots(figsize=(2, 1.5))
+    ...     ax.plot([0, 1], [0, slope])
+    ...     return fig
+    >>> frames = sweep([1, 2, 3], draw)
+    >>> list(frames)
+    [1, 2, 3]
+    """
+    if not callable(make_figure):
+        raise TypeError("make_figure must be a callable(value) -> matplotlib Figure.")
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"values must be a sequence of slider values, got {type(values).__name__}.")
+    values = list(values)
+    if not values:
+        raise ValueError("values is empty; give at least one slider value.")
+    frames: dict = {}
+    for value in values:
+        if value in frames:
+            raise ValueError(f"values contains {value!r} twice; slider values must be distinct.")
+        fig = make_figure(value)
+        if not isinstance(fig, Figure):
+            if fig is not None:
+                plt.close("all")
+            raise TypeError(
+                f"make_figure({value!r}) returned {type(fig).__name__}, not a matplotlib Figure; "
+                "end it with `return fig`."
+            )
+        frames[value] = figure_to_png(fig, dpi=dpi)
+    return frames
+
+
+def _label(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _value_kind(values) -> type:
+    """The type a typed-in custom value must be parsed to: int, float or str."""
+    if all(isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) for v in values):
+        return int
+    if all(isinstance(v, (numbers.Real, np.number)) and not isinstance(v, bool) for v in values):
+        return float
+    return str
+
+
+class Explorer(widgets.VBox):
+    """The widget :func:`explorer` returns: a ``VBox`` whose parts are kept as attributes.
+
+    Attributes
+    ----------
+    slider : ipywidgets.SelectionSlider
+    stack : ipywidgets.Stack
+        One ``Image`` per slider value.
+    readouts : ipywidgets.Stack or None
+        One ``HTML`` caption per slider value (when ``readout`` was given).
+    links : list of ipywidgets.widgets.widget_link.Link
+        Browser-side links from ``slider.index`` to the stacks' ``selected_index``.
+    value_box, retrain_button, status, output
+        The live retrain controls (``None`` without ``retrain``).
+    """
+
+    slider = stack = readouts = value_box = retrain_button = status = output = None
+    links: list = []
+
+    def __repr__(self) -> str:
+        if self.slider is None:
+            return "Explorer()"
+        live = ", live retrain" if self.retrain_button is not None else ""
+        return (f"Explorer({self.slider.description}: {len(self.slider.options)} frames, "
+                f"value={self.slider.label}{live})")
+
+    def retrain_at(self, text) -> bool:
+        """Do what the *Retrain* button does, for ``text`` typed in the value box.
+
+        Returns ``True`` when a new figure was shown in :attr:`output`.
+        """
+        if self.value_box is None:
+            raise RuntimeError("this explorer has no retrain controls; pass retrain=... to explorer().")
+        self.value_box.value = str(text)
+        return self._on_retrain(self.retrain_button)
+
+
+def explorer(frames: Mapping, *, description: str, value=None, title: str | None = None,
+             retrain: Callable | None = None, readout=None, retrain_range=None) -> Explorer:
+    """A slider over precomputed pictures that also works without a kernel.
+
+    Parameters
+    ----------
+    frames : dict
+        Slider value → matplotlib Figure or PNG bytes, in slider order (e.g. from :func:`sweep`).
+        Figures are rendered and closed here.
+    description : str
+        What the slider sets, shown beside it (e.g. ``"latent size"``).
+    value : optional
+        The initial slider value (a key of ``frames``); default the first one.
+    title : str, optional
+        A heading above the slider.
+    retrain : callable(value) -> Figure, optional
+        When given, a text box, a *Retrain* button and an output area are added: with a kernel
+        the reader can train at a value that is not on the slider. Typed values are parsed to
+        the type of the slider values (int or float) and checked against ``retrain_range``;
+        a ``ValueError`` raised by ``retrain`` is shown to the reader as the message.
+    readout : dict or callable(value) -> str, optional
+        A caption under each picture (e.g. the test error at that value).
+    retrain_range : (low, high), optional
+        Inclusive bounds for typed-in values (default: no bounds beyond the type).
+
+    Returns
+    -------
+    Explorer
+        An ``ipywidgets.VBox``; display it as the last expression of a cell.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> def draw(k):
+    ...     fig, ax = plt.subplots(figsize=(2, 1.5))
+    ...     ax.bar(range(k), range(k))
+    ...     return fig
+    >>> box = explorer(sweep([2, 4, 8], draw), description="bars", value=4)
+    >>> box.slider.index
+    1
+    """
+    if not isinstance(frames, Mapping):
+        raise TypeError(f"frames must be a dict (slider value → Figure or PNG bytes), got {type(frames).__name__}.")
+    if not frames:
+        raise ValueError("frames is empty; build at least one frame, e.g. with sweep(values, make_figure).")
+    if not isinstance(description, str) or not description.strip():
+        raise ValueError("description must be a non-empty string saying what the slider sets, e.g. 'latent size'.")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a string or None, got {type(title).__name__}.")
+    if retrain is not None and not callable(retrain):
+        raise TypeError("retrain must be a callable(value) -> matplotlib Figure, or None.")
+    if readout is not None and not (callable(readout) or isinstance(readout, Mapping)):
+        raise TypeError("readout must be a dict (value → str), a callable(value) -> str, or None.")
+
+    values = list(frames)
+    labels = [_label(v) for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"slider values {values!r} give duplicate labels {labels!r}; use distinct values.")
+    if value is None:
+        value = values[0]
+    elif value not in frames:
+        raise ValueError(f"value={value!r} is not one of the slider values {values!r}.")
+    index = values.index(value)
+    images = [widgets.Image(value=_as_png(f"frames[{v!r}]", frames[v]), format="png") for v in values]
+
+    box = Explorer()
+    box.slider = widgets.SelectionSlider(
+        options=list(zip(labels, values)), index=index, description=description,
+        continuous_update=True, style={"description_width": "initial"},
+        layout=widgets.Layout(width="420px"),
+    )
+    # The stack must start on the same page as the slider; jslink only syncs on change.
+    box.stack = widgets.Stack(children=images, selected_index=index)
+    parts = [box.slider, box.stack]
+    box.links = [widgets.jslink((box.slider, "index"), (box.stack, "selected_index"))]
+    if readout is not None:
+        texts = [readout[v] if isinstance(readout, Mapping) else readout(v) for v in values]
+        for v, text in zip(values, texts):
+            if not isinstance(text, str):
+                raise TypeError(f"readout for {v!r} is {type(text).__name__}; it must be a string.")
+        box.readouts = widgets.Stack(children=[widgets.HTML(t) for t in texts], selected_index=index)
+        box.links.append(widgets.jslink((box.slider, "index"), (box.readouts, "selected_index")))
+        parts.append(box.readouts)
+    if title:
+        parts.insert(0, widgets.HTML(f"<b>{title}</b>"))
+    if retrain is not None:
+        parts.append(_retrain_controls(box, retrain, _value_kind(values), description, retrain_range))
+    box.children = parts
+    return box
+
+
+def _parse(text: str, kind: type, description: str, retrain_range):
+    text = text.strip()
+    if not text:
+        raise ValueError(f"type a {description} first.")
+    if kind is int:
+        try:
+            parsed = int(text)
+        except ValueError:
+            raise ValueError(f"{description} must be a whole number, got {text!r}.") from None
+    elif kind is float:
+        try:
+            parsed = float(text)
+        except ValueError:
+            raise ValueError(f"{description} must be a number, got {text!r}.") from None
+        if not np.isfinite(parsed):
+            raise ValueError(f"{description} must be finite, got {text!r}.")
+    else:
+        parsed = text
+    if retrain_range is not None:
+        low, high = retrain_range
+        if not low <= parsed <= high:
+            raise ValueError(f"{description} must lie between {low} and {high}, got {parsed}.")
+    return parsed
+
+
+def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) -> widgets.Widget:
+    if retrain_range is not None:
+        try:
+            low, high = retrain_range
+            ok = low <= high
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"retrain_range must be a pair (low, high) with low ≤ high, got {retrain_range!r}.")
+    hint = {int: "a whole number", float: "a number", str: "a value"}[kind]
+    if retrain_range is not None:
+        hint += f" in [{retrain_range[0]}, {retrain_range[1]}]"
+    box.value_box = widgets.Text(description=f"custom {description}", placeholder=hint,
+                                 style={"description_width": "initial"}, layout=widgets.Layout(width="260px"))
+    box.retrain_button = widgets.Button(description="Retrain", icon="refresh",
+                                        tooltip="Train a new model at this value (needs a running kernel)")
+    box.status = widgets.HTML("<i>Needs a running kernel (JupyterLab): type a value, press Retrain.</i>")
+    box.output = widgets.Output()
+
+    def on_retrain(button) -> bool:
+        try:
+            custom = _parse(box.value_box.value, kind, description, retrain_range)
+        except ValueError as err:
+            box.status.value = f"⚠ {err}"
+            return False
+        box.retrain_button.disabled = True
+        box.status.value = f"Training at {description} = {custom} …"
+        box.output.outputs = ()
+        start = time.perf_counter()
+        result = {}
+        try:
+            # Inside a kernel the Output captures progress bars and, on error, the traceback.
+            with box.output:
+                result["figure"] = retrain(custom)
+        except ValueError as err:
+            box.status.value = f"⚠ {err}"
+            return False
+        except Exception as err:  # a callback must not die silently in the browser's log
+            box.status.value = f"⚠ retraining failed: {type(err).__name__}: {err}"
+            return False
+        finally:
+            box.retrain_button.disabled = False
+        if "figure" not in result:  # the kernel showed the traceback in the output area
+            box.status.value = "⚠ retraining failed; see the message below."
+            return False
+        try:
+            png = _as_png(f"retrain({custom!r})", result["figure"])
+        except (TypeError, ValueError) as err:
+            box.status.value = f"⚠ {err}"
+            return False
+        # The same message a kernel sends for display(Image(png)); built here so that it also
+        # works without IPython's shell (tests, scripts).
+        box.output.outputs = ({"output_type": "display_data", "metadata": {},
+                               "data": {"image/png": base64.b64encode(png).decode("ascii"),
+                                        "text/plain": f"<retrained figure at {description} = {custom}>"}},)
+        box.status.value = f"Retrained at {description} = {custom} in {time.perf_counter() - start:.1f} s."
+        return True
+
+    box._on_retrain = on_retrain
+    box.retrain_button.on_click(on_retrain)
+    row = widgets.HBox([box.value_box, box.retrain_button, box.status])
+    return widgets.VBox([row, box.output])
