@@ -10,12 +10,15 @@ and *Contractive autoencoders* (``contractive``).
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
-from ._checks import nonnegative_float
+from ._checks import nonnegative_float, positive_int
 
-__all__ = ["l1_activity", "kl_sparsity", "kl_bernoulli", "weight_penalty", "combine"]
+__all__ = ["l1_activity", "kl_sparsity", "kl_bernoulli", "weight_penalty", "combine",
+           "contractive", "jacobian_frobenius_sq", "batch_jacobian"]
 
 
 def l1_activity(weight: float):
@@ -87,4 +90,223 @@ def combine(*penalties):
     def penalty(model, x, z):
         return sum(p(model, x, z) for p in penalties)
 
+    return penalty
+
+
+# --------------------------------------------------------------------------------------------
+# Contractive penalty  λ ‖J_f(x)‖²_F  (chapter *Contractive autoencoders*)
+# --------------------------------------------------------------------------------------------
+
+_CONTRACTIVE_METHODS = ("exact", "closed_form", "estimator")
+
+# Derivative of the code non-linearity written in terms of its *output* h, so that the closed
+# form can reuse the codes the forward pass already computed instead of recomputing W x + b.
+_DERIVATIVE_FROM_OUTPUT = {
+    nn.Sigmoid: lambda h: h * (1 - h),
+    nn.Tanh: lambda h: 1 - h * h,
+    nn.ReLU: lambda h: (h > 0).to(h.dtype),
+    nn.Identity: lambda h: torch.ones_like(h),
+}
+
+
+def _encoder_parts(encoder):
+    """``(function x ↦ z, module describing it or None)`` for an autoencoder, module or callable."""
+    if isinstance(encoder, nn.Module) and callable(getattr(encoder, "encode", None)):
+        return encoder.encode, getattr(encoder, "encoder", None)
+    if isinstance(encoder, nn.Module):
+        return encoder, encoder
+    if callable(encoder):
+        return encoder, None
+    raise TypeError(f"encoder must be an autoencoder, an nn.Module or a callable, got {type(encoder).__name__}.")
+
+
+def _one_layer_structure(module):
+    """``(linear, activation_type)`` if ``module`` is ``Linear`` followed by at most one supported
+    element-wise non-linearity, else ``None``."""
+    if isinstance(module, nn.Linear):
+        return module, nn.Identity
+    if isinstance(module, nn.Sequential):
+        layers = [m for m in module if not isinstance(m, nn.Identity)]
+        if len(layers) == 1 and isinstance(layers[0], nn.Linear):
+            return layers[0], nn.Identity
+        if len(layers) == 2 and isinstance(layers[0], nn.Linear) and type(layers[1]) in _DERIVATIVE_FROM_OUTPUT:
+            return layers[0], type(layers[1])
+    return None
+
+
+def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
+    """The Jacobian ``∂fn(x_i)/∂x_i`` at every row of ``x``: shape ``(batch, out_dim, in_dim)``.
+
+    ``fn`` must treat rows independently (an encoder, a decoder, a whole autoencoder; not a
+    network with batch normalisation in training mode). Computed with ``torch.func``
+    (``vmap`` over ``jacrev``); with ``create_graph=True`` the result is differentiable with
+    respect to the parameters of ``fn``, so it can be trained through.
+
+    See chapter *Contractive autoencoders*.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(3, 2)
+    >>> torch.allclose(batch_jacobian(lin, torch.randn(4, 3))[0], lin.weight)
+    True
+    """
+    from torch.func import jacrev, vmap
+
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError(f"x must be a 2-D tensor (batch × features), got {getattr(x, 'shape', type(x))}.")
+
+    def one_row(row):
+        return fn(row.unsqueeze(0)).squeeze(0)
+
+    try:
+        jac = vmap(jacrev(one_row), randomness="different")(x)
+    except RuntimeError as err:
+        raise ValueError(
+            "could not differentiate the function row by row; it must map (batch, d) to (batch, k) "
+            "treating rows independently (no batch normalisation in training mode). "
+            f"Original error: {err}"
+        ) from err
+    return jac if create_graph else jac.detach()
+
+
+def _describe(module, encoder) -> str:
+    """A one-line description of an encoder's layers, e.g. ``Linear → ReLU → Linear``."""
+    if module is None:
+        return f"a {type(encoder).__name__} (not an nn.Module)"
+    if isinstance(module, nn.Sequential):
+        return " → ".join(type(m).__name__ for m in module) or "an empty Sequential"
+    return type(module).__name__
+
+
+def _draw_normal(shape, like: torch.Tensor, generator) -> torch.Tensor:
+    where = like.device if generator is None else generator.device
+    return torch.randn(shape, generator=generator, device=where, dtype=like.dtype).to(like.device)
+
+
+def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_projections: int = 1,
+                          generator: torch.Generator | None = None, codes: torch.Tensor | None = None
+                          ) -> torch.Tensor:
+    """``‖J_f(x_i)‖²_F = Σ_j ‖∇_x z_j(x_i)‖²`` for every row ``x_i``: a tensor of shape ``(batch,)``.
+
+    Parameters
+    ----------
+    encoder : Autoencoder, nn.Module or callable
+        The map ``f`` (for an autoencoder, its ``encode``).
+    x : torch.Tensor, shape (batch, input_dim)
+    method : {"exact", "closed_form", "estimator"}
+        ``"exact"``: the full Jacobian with ``torch.func`` (any encoder; costs ``latent_dim``
+        backward passes). ``"closed_form"``: for a one-layer encoder ``h = s(W x + b)``,
+        ``‖J‖²_F = Σ_j s'(a_j)² ‖W_j‖²`` (``s' = h(1−h)`` for a sigmoid); raises ``ValueError``
+        for other encoders. ``"estimator"``: the unbiased random-projection estimate
+        ``(1/P) Σ_p ‖J v_p‖²`` with ``v_p ~ N(0, I)``, computed by forward-mode differentiation
+        (one Jacobian-vector product per projection, about the cost of a forward pass).
+    n_projections : int
+        ``P`` for the estimator; its variance falls as ``1/P``.
+    generator : torch.Generator, optional
+        Source of the projections (the estimator only).
+    codes : torch.Tensor, optional
+        ``f(x)`` if already computed; the closed form then reuses it instead of recomputing.
+
+    Returns
+    -------
+    torch.Tensor, shape (batch,)
+        Differentiable with respect to the encoder's parameters.
+
+    See chapter *Contractive autoencoders*.
+
+    Examples
+    --------
+    >>> enc = nn.Sequential(nn.Linear(5, 3), nn.Sigmoid())
+    >>> x = torch.randn(4, 5)
+    >>> torch.allclose(jacobian_frobenius_sq(enc, x), jacobian_frobenius_sq(enc, x, method="closed_form"))
+    True
+    """
+    if method not in _CONTRACTIVE_METHODS:
+        raise ValueError(f"method must be one of {_CONTRACTIVE_METHODS}, got {method!r}.")
+    n_projections = positive_int("n_projections", n_projections)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or not torch.is_floating_point(x):
+        raise ValueError(f"x must be a 2-D float tensor (batch × input_dim), got {getattr(x, 'shape', type(x))}.")
+    fn, module = _encoder_parts(encoder)
+
+    if method == "closed_form":
+        structure = _one_layer_structure(module) if module is not None else None
+        if structure is None:
+            raise ValueError(
+                "method='closed_form' needs a one-layer encoder: Linear followed by Sigmoid, Tanh, ReLU or "
+                f"nothing; got {_describe(module, encoder)}. "
+                "Use method='exact' or method='estimator' for deeper encoders."
+            )
+        linear, activation = structure
+        h = codes if codes is not None else fn(x)
+        slope = _DERIVATIVE_FROM_OUTPUT[activation](h)
+        return slope.pow(2) @ linear.weight.pow(2).sum(dim=1)
+
+    if method == "exact":
+        return batch_jacobian(fn, x).pow(2).sum(dim=(1, 2))
+
+    # Estimator: E_v ‖J v‖² = vᵀ JᵀJ v averaged = tr(JᵀJ) = ‖J‖²_F for v ~ N(0, I).
+    from torch.func import jvp
+
+    x_rep = x.repeat(n_projections, 1) if n_projections > 1 else x
+    directions = _draw_normal(x_rep.shape, x, generator)
+    with warnings.catch_warnings():
+        # torch loads its forward-mode rules on first use through the deprecated torch.jit.script;
+        # the warning is about torch's internals, not about this call.
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning)
+        _, jv = jvp(fn, (x_rep,), (directions,))
+    return jv.pow(2).sum(dim=1).reshape(n_projections, x.shape[0]).mean(dim=0)
+
+
+def contractive(weight: float, method: str = "exact", n_projections: int = 1,
+                generator: torch.Generator | None = None):
+    """The contractive penalty ``λ · (1/B) Σ_i ‖J_f(x_i)‖²_F`` (Rifai et al. 2011).
+
+    ``‖J_f(x)‖²_F = Σ_j ‖∇_x z_j‖²`` measures how much the code moves when the input moves;
+    penalising it makes the encoder insensitive to every direction the reconstruction loss
+    does not need — it contracts the input space except along the data.
+
+    Parameters
+    ----------
+    weight : float
+        ``λ ≥ 0``.
+    method : {"exact", "closed_form", "estimator"}
+        See :func:`jacobian_frobenius_sq`. ``"closed_form"`` needs a one-layer encoder
+        (``MLPAutoencoder(d, (), k, latent_activation="sigmoid")``) and checks this on first use.
+    n_projections : int
+        Random projections per example for ``"estimator"``.
+    generator : torch.Generator, optional
+        Projections for ``"estimator"`` (default: the global RNG, which :func:`aelib.train.fit`
+        seeds).
+
+    Returns
+    -------
+    callable
+        ``penalty(model, x_input, z) -> scalar`` for :func:`aelib.train.fit`.
+
+    See chapter *Contractive autoencoders*.
+
+    Examples
+    --------
+    >>> from aelib.models import MLPAutoencoder
+    >>> model = MLPAutoencoder(784, (), 64, latent_activation="sigmoid")
+    >>> penalty = contractive(0.1, method="closed_form")
+    >>> x = torch.rand(8, 784)
+    >>> penalty(model, x, model.encode(x)).shape
+    torch.Size([])
+    """
+    weight = nonnegative_float("weight", weight)
+    if method not in _CONTRACTIVE_METHODS:
+        raise ValueError(f"method must be one of {_CONTRACTIVE_METHODS}, got {method!r}.")
+    n_projections = positive_int("n_projections", n_projections)
+    if method == "closed_form" and n_projections != 1:
+        raise ValueError("n_projections only applies to method='estimator'.")
+
+    def penalty(model, x, z):
+        codes = z if method == "closed_form" else None
+        return weight * jacobian_frobenius_sq(model, x, method=method, n_projections=n_projections,
+                                              generator=generator, codes=codes).mean()
+
+    penalty.weight, penalty.method, penalty.n_projections = weight, method, n_projections
     return penalty
