@@ -81,7 +81,7 @@ def principal_angles(a, b) -> torch.Tensor:
     qa, _ = torch.linalg.qr(a)
     qb, _ = torch.linalg.qr(b)
     cos = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
-    return torch.rad2deg(torch.arccos(cos)).flip(0).float()
+    return torch.rad2deg(torch.arccos(cos)).float()
 
 
 def psnr(x_hat, x, max_value: float = 1.0) -> float:

@@ -1,0 +1,118 @@
+import pytest
+import torch
+
+import aelib
+from aelib import metrics, models
+from aelib.train import fit, fit_classifier
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return aelib.load_digits()
+
+
+def _model(seed=0, latent=8):
+    aelib.seed_everything(seed)
+    return models.MLPAutoencoder(64, (32,), latent)
+
+
+def test_fit_is_deterministic(digits):
+    h1 = fit(_model(), digits.x_train, epochs=3, seed=5, device="cpu")
+    h2 = fit(_model(), digits.x_train, epochs=3, seed=5, device="cpu")
+    assert h1.train_loss == h2.train_loss
+    h3 = fit(_model(), digits.x_train, epochs=3, seed=6, device="cpu")
+    assert h3.train_loss != h1.train_loss
+
+
+def test_fit_learns(digits):
+    model = _model()
+    before = metrics.reconstruction_error(model, digits.x_test)
+    history = fit(model, digits.x_train, x_val=digits.x_test, epochs=30, lr=3e-3, device="cpu")
+    after = metrics.reconstruction_error(model, digits.x_test)
+    assert after < 0.5 * before
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert len(history.val_loss) == 30 and len(history.seconds) == 30
+    assert history.val_loss[-1] == pytest.approx(after / 64, rel=1e-4)  # mse = SSE / pixels
+
+
+def test_corruption_is_drawn_afresh_and_seeded(digits):
+    seen = []
+
+    def corruption(x, generator=None):
+        noise = torch.randn(x.shape, generator=generator, device=x.device)
+        seen.append(noise[0, 0].item())
+        return x + 0.1 * noise
+
+    fit(_model(), digits.x_train[:64], epochs=2, batch_size=32, corruption=corruption, seed=1, device="cpu")
+    first = list(seen)
+    assert len(set(first)) == 4  # every mini-batch gets new noise
+    seen.clear()
+    fit(_model(), digits.x_train[:64], epochs=2, batch_size=32, corruption=corruption, seed=1, device="cpu")
+    assert seen == first
+
+
+def test_penalty_receives_code_and_changes_the_objective(digits):
+    calls = []
+
+    def penalty(model, x, z):
+        calls.append(z.shape)
+        return 10.0 * z.abs().mean()
+
+    plain = fit(_model(), digits.x_train, epochs=2, device="cpu")
+    penalised = fit(_model(), digits.x_train, epochs=2, penalty=penalty, device="cpu")
+    assert calls and calls[0][1] == 8
+    assert penalised.train_loss[0] > plain.train_loss[0]
+
+
+def test_model_defined_objective_is_used(digits):
+    class Own(models.MLPAutoencoder):
+        def training_loss(self, x_in, x):
+            return (self(x_in) - x).abs().mean()
+
+    aelib.seed_everything(0)
+    model = Own(64, (16,), 4)
+    h = fit(model, digits.x_train, epochs=2, device="cpu")
+    with torch.no_grad():
+        expected = (model(digits.x_train) - digits.x_train).abs().mean().item()
+    assert h.train_loss[-1] == pytest.approx(expected, rel=0.2)
+
+
+def test_bad_inputs_are_clear(digits):
+    model = _model()
+    x = digits.x_train.clone()
+    x[3, 5] = float("nan")
+    with pytest.raises(ValueError, match="x_train contains 1 NaN"):
+        fit(model, x, epochs=1)
+    with pytest.raises(ValueError, match="expects input_dim=64"):
+        fit(model, torch.rand(10, 65), epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(model, digits.x_train, epochs=0)
+    with pytest.raises(TypeError, match="dtype"):
+        fit(model, (digits.x_train * 16).long(), epochs=1)
+    with pytest.raises(ValueError, match="2-D"):
+        fit(model, digits.x_train.reshape(-1, 8, 8), epochs=1)
+    with pytest.raises(ValueError, match="lr"):
+        fit(model, digits.x_train, lr=-1.0)
+    with pytest.raises(ValueError, match="loss"):
+        fit(model, digits.x_train, loss="hinge")
+
+
+def test_divergence_raises_and_restores_weights(digits):
+    aelib.seed_everything(0)
+    model = models.LinearAutoencoder(64, 8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(FloatingPointError, match="lr"):
+        fit(model, digits.x_train, epochs=3, lr=1e3, loss="sse", optimizer="sgd", device="cpu")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_fit_classifier_learns_and_can_freeze(digits):
+    aelib.seed_everything(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    frozen = net[0].weight.clone()
+    h = fit_classifier(net, digits.x_train, digits.y_train, x_val=digits.x_test, y_val=digits.y_test,
+                       epochs=15, lr=1e-2, parameters=net[2].parameters(), device="cpu")
+    assert torch.equal(net[0].weight, frozen)
+    assert h.val_accuracy[-1] > 0.8
+    with pytest.raises(ValueError, match="y_train"):
+        fit_classifier(net, digits.x_train, digits.y_train[:-1])
