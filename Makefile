@@ -1,7 +1,11 @@
 # Autoencoders — an executable textbook.
 #   make book     build the HTML book into _build/html (offline; renders stored outputs)
 #   make test     unit tests, every notebook under nbval, strict book build, browser check
-#   make lab      JupyterLab with working widgets
+#   make lab      JupyterLab with working widgets (LAB_ARGS=--no-browser, LAB_PORT=8888)
+#   make browser  open every page of the built book in headless Chromium, offline (screenshots in
+#                 _build/screenshots/)
+# BOOK_CDN=1 make book  builds pages that load MathJax and the widget manager from CDNs instead of
+#                 the local copies (smaller site; the default build works offline).
 #   make execute  re-run every notebook in place, storing outputs and widget state (NB=path for one)
 #   make bench    run the benchmarks and write the appendix table
 
@@ -10,7 +14,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-WIDGETS_JS := _widgets/embed-amd.js _widgets/require.js
+WIDGETS_JS := _widgets/embed-amd.js _widgets/require.js _widgets/require-config.js
+MATHJAX_JS := _mathjax/mathjax/tex-chtml.js
+BOOK_CDN ?=
+# Pinned script versions (fetched offline by .ci/fetch_js.sh; the CDN build links the same ones).
+HTML_MANAGER_VERSION := 1.0.6
+REQUIREJS_VERSION := 2.3.7
+MATHJAX_VERSION := 3.2.2
+LAB_PORT ?= 8888
+LAB_ARGS ?=
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 NB ?= $(NOTEBOOKS)
 # Stored outputs are CPU results at a fixed thread count, without progress bars: nbval compares them.
@@ -27,12 +39,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (aelib)" >/dev/null
 	@touch $@
 
-# Offline copies of the widget manager for static pages (git-ignored; from the npm registry).
-$(WIDGETS_JS):
-	bash .ci/fetch_js.sh
+# Offline copies of the widget manager and MathJax for static pages (git-ignored; npm registry).
+$(WIDGETS_JS) $(MATHJAX_JS) &:
+	HTML_MANAGER=$(HTML_MANAGER_VERSION) REQUIREJS=$(REQUIREJS_VERSION) MATHJAX=$(MATHJAX_VERSION) bash .ci/fetch_js.sh
 
+ifeq ($(BOOK_CDN),1)
 book: $(STAMP) $(WIDGETS_JS)
+	@mkdir -p _build
+	$(BIN)/python .ci/cdn_config.py _build/_config_cdn.yml $(HTML_MANAGER_VERSION) $(REQUIREJS_VERSION) $(MATHJAX_VERSION)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --config _build/_config_cdn.yml
+else
+book: $(STAMP) $(WIDGETS_JS) $(MATHJAX_JS)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+endif
 
 book-strict: book
 
@@ -48,8 +67,12 @@ browser: book
 
 test: unit nbval book browser
 
+# The widgets run live here (ipywidgets 8 + the jupyterlab_widgets lab extension in the venv).
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/
+	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter-widgets/jupyterlab-manager.*enabled' || \
+	  { echo "the JupyterLab widget extension is missing: $(BIN)/pip install jupyterlab_widgets"; exit 1; }
+	@echo "JupyterLab on http://localhost:$(LAB_PORT)/lab (next free port if busy); the URL with its login token follows."
+	$(BIN)/jupyter lab --port=$(LAB_PORT) $(LAB_ARGS) book/
 
 execute: $(STAMP)
 	@for nb in $(NB); do \
