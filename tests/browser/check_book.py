@@ -156,6 +156,14 @@ def check_math(page, result: PageResult, timeout_ms: int) -> None:
     errors = page.evaluate(
         "() => [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error')"
         " || e.textContent)")
+    # MathJax's noundefined extension shows an unknown macro as red text instead of an error.
+    errors += [f"undefined macro {name}" for name in page.evaluate(
+        r"""() => { const names = [];
+            for (const item of MathJax.startup.document.math) {
+                const mml = MathJax.startup.toMML(item.root);
+                for (const m of mml.matchAll(/<mtext mathcolor="red">(\\[^<]*)<\/mtext>/g)) names.push(m[1]);
+            }
+            return names; }""")]
     for tex in untypeset[:5]:
         result.problems.append(f"math not typeset: {short(tex, 80)}")
     for message in errors[:5]:
@@ -269,7 +277,7 @@ def check_solutions(page, result: PageResult) -> None:
         result.problems.append(f"{info['total'] - info['toggles']} solution(s) without a toggle button")
     if info["exercises"] and info["total"] == 0:
         result.problems.append("an Exercises section without any hidden Solution block")
-    if not info["total"]:
+    if not info["toggles"]:
         return
     # Clicking a toggle must reveal its solution.
     first = page.locator(".admonition.dropdown button.toggle-button").first
@@ -406,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 900},
                                           service_workers="block")
+            context.set_default_timeout(timeout_ms)
             for page_name in pages:
                 result = check_page(context, origin, html_root, page_name, shots, timeout_ms)
                 print(result.line(), flush=True)

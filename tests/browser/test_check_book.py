@@ -1,0 +1,58 @@
+"""Unit tests for the pure helpers of the browser check (the browser part runs in `make browser`)."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import check_book as cb  # noqa: E402
+
+
+def test_find_pages_skips_asset_folders(tmp_path):
+    for rel in ["index.html", "book/02_sparse.html", "book/intro.html", "_static/x.html",
+                "_sources/book/a.html", "_images/b.html", "book/notes.txt"]:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<html></html>")
+    assert cb.find_pages(tmp_path) == ["book/02_sparse.html", "book/intro.html", "index.html"]
+
+
+def test_is_local_url_allows_only_the_served_origin():
+    origin = "http://127.0.0.1:8123"
+    assert cb.is_local_url("http://127.0.0.1:8123/book/intro.html", origin)
+    assert cb.is_local_url("http://127.0.0.1:8123", origin)
+    assert cb.is_local_url("data:image/png;base64,AAAA", origin)
+    assert cb.is_local_url("blob:http://127.0.0.1:8123/5f0c", origin)
+    assert not cb.is_local_url("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js", origin)
+    assert not cb.is_local_url("http://127.0.0.1:8124/book/intro.html", origin)  # another port
+    assert not cb.is_local_url("http://127.0.0.1:81234/x", origin)  # a prefix, not the origin
+
+
+def test_screenshot_name_flattens_folders():
+    assert cb.screenshot_name("book/02_sparse.html") == "book__02_sparse.png"
+    assert cb.screenshot_name("index.html", "slider1_before") == "index_slider1_before.png"
+
+
+def test_source_notebook_only_for_notebook_pages(tmp_path):
+    (tmp_path / "_sources/book").mkdir(parents=True)
+    (tmp_path / "_sources/book/02_sparse.ipynb").write_text(json.dumps({"cells": []}))
+    (tmp_path / "_sources/book/glossary.md").write_text("# Glossary")
+    assert cb.source_notebook(tmp_path, "book/02_sparse.html") == "book/02_sparse.ipynb"
+    assert cb.source_notebook(tmp_path, "book/glossary.html") is None
+
+
+def test_duplicates_ignore_query_strings():
+    urls = ["http://h/_static/a.js?v=1", "http://h/_static/b.js", "http://h/_static/a.js?v=2"]
+    assert cb.duplicates(urls) == ["http://h/_static/a.js"]
+    assert cb.duplicates(urls[:2]) == []
+
+
+def test_serve_serves_the_folder(tmp_path):
+    import urllib.request
+
+    (tmp_path / "page.html").write_text("hello")
+    server, origin = cb.serve(tmp_path)
+    try:
+        with urllib.request.urlopen(f"{origin}/page.html", timeout=5) as response:
+            assert response.read() == b"hello"
+    finally:
+        server.shutdown()
