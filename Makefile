@@ -72,7 +72,7 @@ lab: $(STAMP)
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter-widgets/jupyterlab-manager.*enabled' || \
 	  { echo "the JupyterLab widget extension is missing: $(BIN)/pip install jupyterlab_widgets"; exit 1; }
 	@echo "JupyterLab on http://localhost:$(LAB_PORT)/lab (next free port if busy); the URL with its login token follows."
-	$(BIN)/jupyter lab --port=$(LAB_PORT) $(LAB_ARGS) book/
+	$(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
 
 execute: $(STAMP)
 	@for nb in $(NB); do \
