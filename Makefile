@@ -1,11 +1,10 @@
 # Autoencoders — an executable textbook.
-#   make book     build the HTML book into _build/html (offline; renders stored outputs)
+#   make book     build the HTML book into _build/html (renders stored outputs; the pages need no
+#                 network). BOOK_CDN=1 make book: pages load MathJax and the widget manager from CDNs.
 #   make test     unit tests, every notebook under nbval, strict book build, browser check
+#   make browser  open every page of the built book in headless Chromium, offline, and check math,
+#                 images, sliders, solutions and launch links (screenshots in _build/screenshots/)
 #   make lab      JupyterLab with working widgets (LAB_ARGS=--no-browser, LAB_PORT=8888)
-#   make browser  open every page of the built book in headless Chromium, offline (screenshots in
-#                 _build/screenshots/)
-# BOOK_CDN=1 make book  builds pages that load MathJax and the widget manager from CDNs instead of
-#                 the local copies (smaller site; the default build works offline).
 #   make execute  re-run every notebook in place, storing outputs and widget state (NB=path for one)
 #   make bench    run the benchmarks and write the appendix table
 
