@@ -175,3 +175,15 @@ def test_fit_uses_generator_reproducibly():
                    device="cpu", progress=False).train_loss
 
     assert train() == train()
+
+
+def test_block_mask_matches_block_corruption():
+    x = torch.rand(32, 784, generator=gen(10)) + 0.5
+    x_tilde = corrupt.block(6)(x, generator=gen(4))
+    mask = corrupt.block_mask(32, 6, generator=gen(4))
+    assert mask.dtype == torch.bool and mask.shape == x.shape
+    assert torch.equal(x_tilde == 0, mask)
+    with pytest.raises(ValueError, match="size"):
+        corrupt.block_mask(3, 30)
+    with pytest.raises(ValueError, match="n"):
+        corrupt.block_mask(0, 3)

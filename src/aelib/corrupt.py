@@ -26,7 +26,7 @@ import torch
 
 from ._checks import nonnegative_float, positive_int, probability
 
-__all__ = ["Corruption", "gaussian", "masking", "salt_and_pepper", "block"]
+__all__ = ["Corruption", "gaussian", "masking", "salt_and_pepper", "block", "block_mask"]
 
 
 def _check_input(x) -> torch.Tensor:
@@ -152,16 +152,39 @@ class _Block(Corruption):
             raise ValueError(
                 f"x must have shape (batch, {c * h * w}) for image_shape={self.image_shape}, got {tuple(x.shape)}."
             )
-        n = x.shape[0]
-        corners = _uniform(x, generator, shape=(n, 2))
-        top = (corners[:, 0] * (h - self.size + 1)).long().clamp_max(h - self.size)
-        left = (corners[:, 1] * (w - self.size + 1)).long().clamp_max(w - self.size)
-        rows = torch.arange(h, device=x.device)
-        cols = torch.arange(w, device=x.device)
-        in_rows = (rows[None, :] >= top[:, None]) & (rows[None, :] < top[:, None] + self.size)
-        in_cols = (cols[None, :] >= left[:, None]) & (cols[None, :] < left[:, None] + self.size)
-        mask = (in_rows[:, :, None] & in_cols[:, None, :])[:, None].expand(n, c, h, w).reshape(n, -1)
-        return x.masked_fill(mask, self.value)
+        return x.masked_fill(_block_mask(x, self.size, self.image_shape, generator), self.value)
+
+
+def _block_mask(like: torch.Tensor, size: int, image_shape, generator) -> torch.Tensor:
+    c, h, w = image_shape
+    n = like.shape[0]
+    corners = _uniform(like, generator, shape=(n, 2))
+    top = (corners[:, 0] * (h - size + 1)).long().clamp_max(h - size)
+    left = (corners[:, 1] * (w - size + 1)).long().clamp_max(w - size)
+    rows = torch.arange(h, device=like.device)
+    cols = torch.arange(w, device=like.device)
+    in_rows = (rows[None, :] >= top[:, None]) & (rows[None, :] < top[:, None] + size)
+    in_cols = (cols[None, :] >= left[:, None]) & (cols[None, :] < left[:, None] + size)
+    return (in_rows[:, :, None] & in_cols[:, None, :])[:, None].expand(n, c, h, w).reshape(n, -1)
+
+
+def block_mask(n: int, size: int, image_shape=(1, 28, 28), *, generator: torch.Generator | None = None,
+               device=None) -> torch.Tensor:
+    """The boolean masks :func:`block` draws: ``(n, c·h·w)``, ``True`` inside one random
+    ``size × size`` square per row. With the same generator state, ``block(size)`` masks
+    exactly these pixels, so an inpainting experiment can score the filled-in region.
+
+    See chapter *Denoising autoencoders*, section *Inpainting*.
+
+    Examples
+    --------
+    >>> block_mask(2, 3, (1, 5, 5), generator=torch.Generator().manual_seed(0)).sum(dim=1)
+    tensor([9, 9])
+    """
+    n = positive_int("n", n)
+    corruption = block(size, image_shape)  # validates size and image_shape
+    like = torch.empty(n, 0, device=device)
+    return _block_mask(like, corruption.size, corruption.image_shape, _check_generator(generator))
 
 
 def gaussian(std: float, mean: float = 0.0, clip: bool = False) -> Corruption:
