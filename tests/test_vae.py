@@ -25,7 +25,7 @@ def test_analytic_kl_matches_torch_distributions_and_monte_carlo():
     std = torch.exp(0.5 * logvar)
     reference = kl_divergence(Normal(mu, std), Normal(0.0, 1.0)).sum(-1)
     torch.testing.assert_close(analytic, reference)
-    # Monte Carlo: KL = E_q[log q(h) − log p(h)], with a CLT error bar.
+    # Monte Carlo: KL = E_q[log q(z) − log p(z)], with a CLT error bar.
     n = 50_000
     h = mu + std * torch.randn(n, 4, 3, generator=gen, dtype=torch.float64)
     log_ratio = (Normal(mu, std).log_prob(h) - Normal(0.0, 1.0).log_prob(h)).sum(-1)
@@ -36,7 +36,7 @@ def test_analytic_kl_matches_torch_distributions_and_monte_carlo():
 # -- a hand-set model whose ELBO is known exactly ------------------------------------------------
 
 def _constant_decoder_model(mu0, logvar0, logits):
-    """A 2-D Bernoulli VAE with a 1-D code whose decoder ignores h: E_q[log p(x|h)] is exact."""
+    """A 2-D Bernoulli VAE with a 1-D code whose decoder ignores h: E_q[log p(x|z)] is exact."""
     model = VAE(2, (), 1, "bernoulli").double()
     _set_linear(model.encoder[-1], [[0.0, 0.0], [0.0, 0.0]], [mu0, logvar0])
     _set_linear(model.decoder[-1], [[0.0], [0.0]], logits)
@@ -62,7 +62,7 @@ def test_elbo_of_hand_set_model_equals_hand_computation():
 
 
 def test_encoder_equal_to_prior_gives_exact_log_likelihood():
-    # q(h|x) = p(h) and p(x|h) = p(x): every importance weight equals p(x), for any K.
+    # q(z|x) = p(z) and p(x|z) = p(x): every importance weight equals p(x), for any K.
     model = _constant_decoder_model(0.0, 0.0, [0.3, -1.2])
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     p = torch.sigmoid(torch.tensor([0.3, -1.2], dtype=torch.float64))
@@ -191,7 +191,7 @@ def test_gaussian_log_density_includes_the_constant():
     h = torch.randn(3, 2, dtype=torch.float64)
     mean = model.decoder(h)
     reference = Normal(mean, 0.3).log_prob(x).sum(1)
-    torch.testing.assert_close(model.log_px_given_h(x, h), reference.detach())
+    torch.testing.assert_close(model.log_px_given_z(x, h), reference.detach())
 
 
 def test_per_example_mean_and_batching_limits():

@@ -2,25 +2,25 @@
 
 See chapter *Stochastic autoencoders and the VAE*. Notation (as in the book):
 
-* prior ``p(h) = N(h; 0, I)`` over the code ``h`` (``latent_dim`` numbers);
-* encoder ``q(h | x) = N(h; μ(x), diag σ²(x))``; the network outputs ``μ`` and ``log σ²``;
-* decoder ``p(x | h)``: independent Bernoulli pixels with means ``g(h)`` (``likelihood="bernoulli"``)
-  or ``N(x; g(h), s² I)`` with one scalar standard deviation ``s`` (``likelihood="gaussian"``;
+* prior ``p(z) = N(z; 0, I)`` over the code ``z`` (``latent_dim`` numbers);
+* encoder ``q_φ(z | x) = N(z; μ(x), diag σ²(x))``; the network outputs ``μ`` and ``log σ²``;
+* decoder ``p_θ(x | z)``: independent Bernoulli pixels with means ``g(z)`` (``likelihood="bernoulli"``)
+  or ``N(x; g(z), s² I)`` with one scalar standard deviation ``s`` (``likelihood="gaussian"``;
   ``s`` is learned unless ``gaussian_std`` fixes it);
 * the evidence lower bound, per example,
 
-  ``ELBO(x) = E_q[log p(x | h)] − KL(q(h | x) ‖ p(h)) ≤ log p(x)``,
+  ``L(x) = E_q[log p_θ(x | z)] − KL(q_φ(z | x) ‖ p(z)) ≤ log p_θ(x)``,
 
   whose first term we call the *reconstruction* term and whose second has the closed form
   ``KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)``.
 
-Training minimises ``−E_q[log p(x | h)] + β · KL`` averaged over the mini-batch
-(:meth:`VAE.training_loss`), with ``h = μ + σ ⊙ ε``, ``ε ~ N(0, I)`` (the reparameterisation
+Training minimises ``−E_q[log p_θ(x | z)] + β · KL`` averaged over the mini-batch
+(:meth:`VAE.training_loss`), with ``z = μ + σ ⊙ ε``, ``ε ~ N(0, I)`` (the reparameterisation
 trick), so :func:`aelib.train.fit` trains it. :func:`log_likelihood` is the importance-weighted
-estimate of ``log p(x)`` of Burda et al. (2016). All log-densities are in nats, constants included.
+estimate of ``log p_θ(x)`` of Burda et al. (2016). All log-densities are in nats, constants included.
 
 A note on grey-level images: with ``likelihood="bernoulli"`` and pixels in ``[0, 1]`` (not just
-0/1), ``log p(x | h)`` is the negative binary cross-entropy. That is what most VAE code trains,
+0/1), ``log p_θ(x | z)`` is the negative binary cross-entropy. That is what most VAE code trains,
 but it is not a normalised density over grey levels, so its "nats" compare only with other
 numbers computed the same way.
 """
@@ -60,6 +60,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class VAE(Autoencoder):
     """A variational autoencoder with fully connected encoder and decoder.
 
+    See chapter *Stochastic autoencoders and the VAE*.
+
     ``input_dim → hidden_dims → (μ, log σ²) ∈ R^latent_dim × R^latent_dim`` for the encoder and
     ``latent_dim → reversed(hidden_dims) → input_dim`` for the decoder.
 
@@ -69,9 +71,9 @@ class VAE(Autoencoder):
     hidden_dims : sequence of int
         Hidden widths of the encoder (the decoder mirrors them); ``()`` makes both maps affine.
     latent_dim : int
-        Size of the code ``h``.
+        Size of the code ``z``.
     likelihood : {"bernoulli", "gaussian"}
-        The decoder's distribution ``p(x | h)``. Bernoulli: pixel means ``sigmoid(logits)``.
+        The decoder's distribution ``p_θ(x | z)``. Bernoulli: pixel means ``sigmoid(logits)``.
         Gaussian: means are the decoder's (unbounded) outputs and every pixel has the same
         standard deviation ``s``.
     gaussian_std : float, optional
@@ -102,7 +104,7 @@ class VAE(Autoencoder):
         width = hidden_dims[-1] if hidden_dims else input_dim
         # One head for both moments: its first latent_dim outputs are μ, the rest log σ².
         encoder = nn.Sequential(*_mlp_body((input_dim, *hidden_dims), activation), nn.Linear(width, 2 * latent_dim))
-        # The decoder outputs the *parameters* of p(x | h): logits (Bernoulli) or means (Gaussian).
+        # The decoder outputs the *parameters* of p_θ(x | z): logits (Bernoulli) or means (Gaussian).
         decoder = nn.Sequential(*_mlp_body((latent_dim, *reversed(hidden_dims)), activation),
                                 nn.Linear(hidden_dims[0] if hidden_dims else latent_dim, input_dim))
         super().__init__(encoder, decoder, input_dim, latent_dim)
@@ -127,7 +129,7 @@ class VAE(Autoencoder):
 
     # -- the two maps -------------------------------------------------------------------------
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The parameters ``(μ(x), log σ²(x))`` of ``q(h | x)``, each ``(batch, latent_dim)``."""
+        """The parameters ``(μ(x), log σ²(x))`` of ``q_φ(z | x)``, each ``(batch, latent_dim)``."""
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
@@ -135,19 +137,19 @@ class VAE(Autoencoder):
         """The posterior mean ``μ(x)``: the deterministic code used for plots and latent maps."""
         return self.encode_distribution(x)[0]
 
-    def decode(self, h: torch.Tensor) -> torch.Tensor:
-        """The mean of ``p(x | h)``: pixel probabilities (Bernoulli) or means (Gaussian)."""
-        out = self.decoder(h)
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean of ``p_θ(x | z)``: pixel probabilities (Bernoulli) or means (Gaussian)."""
+        out = self.decoder(z)
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor, generator=None) -> torch.Tensor:
-        """``h = μ + σ ⊙ ε`` with ``ε ~ N(0, I)``: a sample of ``q(h | x)`` that gradients flow through."""
+        """``z = μ + σ ⊙ ε`` with ``ε ~ N(0, I)``: a sample of ``q_φ(z | x)`` that gradients flow through."""
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def log_px_given_h(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """``log p(x | h)`` in nats, summed over pixels; ``h`` may carry extra leading sample axes."""
-        out = self.decoder(h)
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``log p_θ(x | z)`` in nats, summed over pixels; ``z`` may carry extra leading sample axes."""
+        out = self.decoder(z)
         if self.likelihood == "bernoulli":
             # Written with logits: stable where sigmoid saturates.
             return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
@@ -165,25 +167,25 @@ class VAE(Autoencoder):
         return float(self.gaussian_std if self.gaussian_std is not None else self.log_std.detach().exp())
 
     def training_loss(self, x_input: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of ``−E_q[log p(x_target | h)] + β · KL(q(h | x_input) ‖ p(h))``.
+        """Mean over the batch of ``−E_q[log p_θ(x_target | z)] + β · KL(q_φ(z | x_input) ‖ p(z))``.
 
         One reparameterised sample per example (as Kingma & Welling 2014). At ``β = 1`` and
         ``x_input = x_target`` this is the mean negative ELBO; :func:`aelib.train.fit` calls it.
         """
         mu, logvar = self.encode_distribution(x_input)
-        h = self.reparameterize(mu, logvar)
-        reconstruction = self.log_px_given_h(x_target, h)
+        z = self.reparameterize(mu, logvar)
+        reconstruction = self.log_px_given_z(x_target, z)
         kl = gaussian_kl(mu, logvar)
         return (-reconstruction + self.beta * kl).mean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The deterministic reconstruction ``g(μ(x))`` (mean of p(x | h) at the posterior mean)."""
+        """The deterministic reconstruction ``g(μ(x))`` (mean of p_θ(x | z) at the posterior mean)."""
         return self.decode(self.encode(x))
 
     # -- generating -----------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
-        """Decode ``n`` draws ``h ~ N(0, I)`` of the prior; returns the means of ``p(x | h)`` on the CPU.
+        """Decode ``n`` draws ``z ~ N(0, I)`` of the prior; returns the means of ``p_θ(x | z)`` on the CPU.
 
         Pixel means (not pixel draws) are what the book shows: they are the images the decoder
         "believes in"; Bernoulli draws of them would only add salt-and-pepper noise.
@@ -191,8 +193,8 @@ class VAE(Autoencoder):
         n = positive_int("n", n)
         device = self.device
         gen = _generator(seed, device)
-        h = torch.randn(n, self.latent_dim, generator=gen, device=device)
-        return _eval(self, lambda: self.decode(h)).cpu()
+        z = torch.randn(n, self.latent_dim, generator=gen, device=device)
+        return _eval(self, lambda: self.decode(z)).cpu()
 
     @torch.no_grad()
     def interpolate(self, a, b, steps: int = 8) -> torch.Tensor:
@@ -228,9 +230,9 @@ class ELBO(NamedTuple):
     Attributes
     ----------
     reconstruction : float
-        ``E_q[log p(x | h)]`` (≤ 0 for Bernoulli pixels).
+        ``E_q[log p_θ(x | z)]`` (≤ 0 for Bernoulli pixels).
     kl : float
-        ``KL(q(h | x) ‖ p(h))`` (≥ 0), analytic.
+        ``KL(q_φ(z | x) ‖ p(z))`` (≥ 0), analytic.
     elbo : float
         ``reconstruction − β · kl`` (the ELBO itself at ``β = 1``).
     """
@@ -264,8 +266,9 @@ def _check_vae(model):
 def elbo(model: VAE, x, beta: float = 1.0, *, n_samples: int = 1, seed: int = 0, batch_size: int = 4096) -> ELBO:
     """The ELBO of ``model`` on ``x`` and its two terms, in nats per example.
 
-    ``E_q[log p(x | h)]`` is estimated with ``n_samples`` reparameterised draws per example
-    (seeded, so the result is repeatable); the KL term is exact.
+    ``E_q[log p_θ(x | z)]`` is estimated with ``n_samples`` reparameterised draws per example
+    (seeded, so the result is repeatable); the KL term is exact. See chapter *Stochastic
+    autoencoders and the VAE*, section *The evidence lower bound*.
 
     Parameters
     ----------
@@ -274,7 +277,7 @@ def elbo(model: VAE, x, beta: float = 1.0, *, n_samples: int = 1, seed: int = 0,
     beta : float
         Weight of the KL term in ``.elbo`` (default 1: the evidence lower bound).
     n_samples : int
-        Draws of ``h`` per example for the reconstruction term.
+        Draws of ``z`` per example for the reconstruction term.
     seed : int
         Seeds the draws.
     batch_size : int
@@ -307,7 +310,7 @@ def elbo(model: VAE, x, beta: float = 1.0, *, n_samples: int = 1, seed: int = 0,
             mu, logvar = model.encode_distribution(xb)
             std = torch.exp(0.5 * logvar)
             eps = torch.randn((n_samples, *mu.shape), generator=gen, device=device, dtype=dtype)
-            rec_total += float(model.log_px_given_h(xb, mu + std * eps).mean(0).sum())
+            rec_total += float(model.log_px_given_z(xb, mu + std * eps).mean(0).sum())
             kl_total += float(gaussian_kl(mu, logvar).sum())
         return rec_total / len(x), kl_total / len(x)
 
@@ -318,11 +321,12 @@ def elbo(model: VAE, x, beta: float = 1.0, *, n_samples: int = 1, seed: int = 0,
 @torch.no_grad()
 def log_likelihood(model: VAE, x, n_samples: int = 100, *, seed: int = 0, per_example: bool = False,
                    max_rows: int = 65536):
-    """The importance-weighted estimate of ``log p(x)`` (Burda et al. 2016), in nats.
+    """The importance-weighted estimate of ``log p_θ(x)`` (Burda et al. 2016), in nats.
 
-    ``log p̂_K(x) = log (1/K) Σ_k p(x | h_k) p(h_k) / q(h_k | x)`` with ``h_k ~ q(h | x)``,
-    computed with ``logsumexp``. Its expectation is a lower bound on ``log p(x)`` that equals the
-    ELBO's at ``K = 1``, never decreases with ``K``, and tends to ``log p(x)`` as ``K → ∞``.
+    ``log p̂_K(x) = log (1/K) Σ_k p_θ(x | z_k) p(z_k) / q_φ(z_k | x)`` with ``z_k ~ q_φ(z | x)``,
+    computed with ``logsumexp``. Its expectation is a lower bound on ``log p_θ(x)`` that equals the
+    ELBO's at ``K = 1``, never decreases with ``K``, and tends to ``log p_θ(x)`` as ``K → ∞``.
+    See chapter *Stochastic autoencoders and the VAE*.
 
     Parameters
     ----------
@@ -360,10 +364,10 @@ def log_likelihood(model: VAE, x, n_samples: int = 100, *, seed: int = 0, per_ex
             for k in range(0, n_samples, samples_per_pass):
                 eps = torch.randn((min(samples_per_pass, n_samples - k), *mu.shape), generator=gen, device=device,
                                   dtype=dtype)
-                h = mu + std * eps
-                log_prior = -0.5 * (h.pow(2) + _LOG_2PI).sum(-1)
+                z = mu + std * eps
+                log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
                 log_q = -0.5 * (eps.pow(2) + _LOG_2PI + logvar).sum(-1)
-                log_weights.append(model.log_px_given_h(xb, h) + log_prior - log_q)
+                log_weights.append(model.log_px_given_z(xb, z) + log_prior - log_q)
             out.append((torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(n_samples)).cpu())
         return torch.cat(out)
 
