@@ -187,6 +187,14 @@ def _visible_image_sources(container) -> list[str]:
         "c => [...c.querySelectorAll('img')].filter(i => i.getClientRects().length > 0).map(i => i.src)")
 
 
+def _shot(page, element, path: Path, pad: int = 8) -> bytes:
+    """Screenshot of an element with a small margin (labels may overhang its box by a pixel)."""
+    box = element.bounding_box()
+    clip = {"x": max(box["x"] - pad, 0), "y": max(box["y"] - pad, 0),
+            "width": box["width"] + 2 * pad, "height": box["height"] + 2 * pad}
+    return page.screenshot(path=str(path), clip=clip)
+
+
 def check_sliders(page, result: PageResult, shots: Path, timeout_ms: int) -> None:
     sliders = page.locator(".widget-subarea .widget-slider")
     n_sliders = sliders.count()
@@ -209,7 +217,7 @@ def check_sliders(page, result: PageResult, shots: Path, timeout_ms: int) -> Non
             result.problems.append(f"{label} controls no picture (a slider that needs a kernel is dead here)")
             continue
         before_src = _visible_image_sources(container)
-        before_png = container.screenshot(path=str(shots / screenshot_name(result.page, f"slider{i + 1}_before")))
+        before_png = _shot(page, container, shots / screenshot_name(result.page, f"slider{i + 1}_before"))
         at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
         handle.focus()
         page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
@@ -217,7 +225,7 @@ def check_sliders(page, result: PageResult, shots: Path, timeout_ms: int) -> Non
                         ".filter(i => i.getClientRects().length > 0).map(i => i.src);"
                         " return JSON.stringify(now) !== JSON.stringify(old); }",
                         3000, [container.element_handle(), before_src])
-        after_png = container.screenshot(path=str(shots / screenshot_name(result.page, f"slider{i + 1}_after")))
+        after_png = _shot(page, container, shots / screenshot_name(result.page, f"slider{i + 1}_after"))
         if not changed:
             result.problems.append(f"{label}: the arrow key did not change the displayed image")
             continue
