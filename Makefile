@@ -25,7 +25,7 @@ LAB_ARGS ?=
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 NB ?= $(NOTEBOOKS)
 # Stored outputs are CPU results at a fixed thread count, without progress bars: nbval compares them.
-RUN_ENV := AELIB_DEVICE=cpu AELIB_NUM_THREADS=2 AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
+RUN_ENV := OMP_WAIT_POLICY=PASSIVE AELIB_DEVICE=cpu AELIB_NUM_THREADS=2 AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
 .PHONY: install book test unit nbval book-strict browser lab execute bench clean
 

@@ -156,3 +156,11 @@ def test_image_patches_are_normalised():
     assert torch.equal(patches, data.image_patches(size=6, n=500, seed=3))
     with pytest.raises(ValueError, match="size"):
         data.image_patches(size=1)
+
+
+def test_resize_images_keeps_constant_images_constant():
+    x = torch.full((3, 64), 0.25)
+    out = data.resize_images(x, (1, 8, 8), (28, 28))
+    assert out.shape == (3, 784) and torch.allclose(out, torch.full_like(out, 0.25))
+    with pytest.raises(ValueError, match="shape"):
+        data.resize_images(torch.zeros(3, 10), (1, 8, 8), (28, 28))

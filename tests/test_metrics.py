@@ -61,3 +61,10 @@ def test_psnr_known_value():
     assert metrics.psnr(x + 0.1, x) == pytest.approx(20.0, abs=1e-6)
     with pytest.raises(ValueError, match="same shape"):
         metrics.psnr(x, torch.zeros(2, 5))
+
+
+def test_knn_accuracy_separates_clusters():
+    z = torch.cat([torch.randn(50, 2), torch.randn(50, 2) + 10])
+    y = torch.cat([torch.zeros(50), torch.ones(50)]).long()
+    assert metrics.knn_accuracy(z, y, z, y, n_neighbors=3) == 1.0
+    assert metrics.knn_accuracy(torch.zeros(100, 2), y, z, y, n_neighbors=3) <= 0.5

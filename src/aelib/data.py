@@ -41,6 +41,7 @@ __all__ = [
     "download_file",
     "stratified_indices",
     "cache_dir",
+    "resize_images",
 ]
 
 
@@ -487,3 +488,19 @@ def image_patches(size: int = 8, n: int = 10_000, seed: int = 0, *, normalize: b
         patches -= patches.mean(axis=1, keepdims=True)
         patches /= max(float(patches.std()), 1e-8)
     return torch.from_numpy(patches)
+
+
+def resize_images(x, image_shape, size) -> torch.Tensor:
+    """Resize flattened images (rows) to ``size = (height, width)`` with bilinear interpolation.
+
+    Used to put scikit-learn's 8×8 digits beside 28×28 Fashion-MNIST (anomaly detection demo in
+    chapter *Autoencoders*). Returns flattened rows clipped to ``[0, 1]``.
+    """
+    import torch.nn.functional as F
+
+    c, h, w = image_shape
+    x = torch.as_tensor(x, dtype=torch.float32)
+    if x.dim() != 2 or x.shape[1] != c * h * w:
+        raise ValueError(f"x must have shape (n, {c * h * w}) for image_shape {tuple(image_shape)}, got {tuple(x.shape)}.")
+    out = F.interpolate(x.reshape(-1, c, h, w), size=tuple(size), mode="bilinear", align_corners=False)
+    return out.clamp(0, 1).reshape(len(x), -1)

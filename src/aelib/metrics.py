@@ -20,6 +20,7 @@ __all__ = [
     "principal_angles",
     "psnr",
     "linear_probe_accuracy",
+    "knn_accuracy",
 ]
 
 
@@ -101,4 +102,14 @@ def linear_probe_accuracy(z_train, y_train, z_test, y_test, *, max_iter: int = 1
 
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
     clf.fit(np.asarray(z_train), np.asarray(y_train))
+    return float(clf.score(np.asarray(z_test), np.asarray(y_test)))
+
+
+def knn_accuracy(z_train, y_train, z_test, y_test, *, n_neighbors: int = 10) -> float:
+    """Test accuracy of a k-nearest-neighbour classifier in code space: how well a code keeps
+    classes apart without any training on labels beyond the neighbours' votes."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    n_neighbors = positive_int("n_neighbors", n_neighbors)
+    clf = KNeighborsClassifier(n_neighbors=n_neighbors).fit(np.asarray(z_train), np.asarray(y_train))
     return float(clf.score(np.asarray(z_test), np.asarray(y_test)))
