@@ -39,7 +39,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 # Offline copies of the widget manager and MathJax for static pages (git-ignored; npm registry).
-$(WIDGETS_JS) $(MATHJAX_JS) &:
+$(WIDGETS_JS) $(MATHJAX_JS) &: .ci/fetch_js.sh
 	HTML_MANAGER=$(HTML_MANAGER_VERSION) REQUIREJS=$(REQUIREJS_VERSION) MATHJAX=$(MATHJAX_VERSION) bash .ci/fetch_js.sh
 
 ifeq ($(BOOK_CDN),1)

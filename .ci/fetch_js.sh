@@ -25,11 +25,14 @@ unpack() { rm -rf "$tmp/package" && tar -xzf "$tmp/$1" -C "$tmp"; }
 rm -rf _widgets && mkdir -p _widgets
 unpack "jupyter-widgets-html-manager-$HTML_MANAGER.tgz"
 cp "$tmp/package/dist/embed-amd.js" _widgets/embed-amd.js
-# The manager loads its icon fonts (Font Awesome) from the folder of its require.js module, which
-# by default is the page's own folder (book/@jupyter-widgets/...), where nothing is. Ship the
-# fonts under _static/ and map the module prefix there before embed-amd.js runs.
-mkdir -p _widgets/jupyter-widgets/html-manager/dist
-cp "$tmp"/package/dist/*.woff2 _widgets/jupyter-widgets/html-manager/dist/
+# The bundled modules load their icon fonts (Font Awesome, e.g. for a Button's icon) from the
+# folder of their require.js module id (@jupyter-widgets/controls -> @jupyter-widgets/,
+# .../html-manager/dist/libembed-amd -> .../html-manager/dist/), by default relative to the page
+# (book/@jupyter-widgets/...), where nothing is. Ship the fonts under _static/ in both folders and
+# map the module prefix there before embed-amd.js runs (woff2 only: every current browser reads it).
+for dir in _widgets/jupyter-widgets _widgets/jupyter-widgets/html-manager/dist; do
+  mkdir -p "$dir" && cp "$tmp"/package/dist/*.woff2 "$dir"/
+done
 # The manager also typesets HTML widgets with the MathJax 2 call MathJax.Hub.Queue, which throws
 # under the book's MathJax 3; translate it.
 cat > _widgets/require-config.js <<'JS'
