@@ -1,0 +1,721 @@
+"""Sparse coding: shrinkage, ISTA/FISTA, dictionary learning and measures of learned atoms.
+
+See chapter *Sparse coding and sparse autoencoders*. Conventions follow scikit-learn: rows of
+``x`` are examples, rows of ``dictionary`` are atoms, and an example is approximated by a sparse
+combination of atoms, ``x_i ≈ s_i D``. In the book's column notation ``x_i ≈ W s_i`` with
+``W = Dᵀ`` (one atom per column of ``W``).
+
+The sparse code of one example solves the Lasso problem
+
+.. math::
+
+    \\min_{s}\\; \\tfrac12 \\lVert x - s D \\rVert_2^2 + \\lambda \\lVert s \\rVert_1 ,
+
+and dictionary learning alternates between that problem for all examples and an update of
+``D`` (unit-norm atoms, or a Frobenius penalty ``γ‖D‖²_F``).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
+
+__all__ = [
+    "soft_threshold",
+    "hard_threshold",
+    "lipschitz_constant",
+    "coding_objective",
+    "sparse_encode",
+    "update_dictionary",
+    "learn_dictionary",
+    "DictionaryLearningResult",
+    "dictionary_objective",
+    "ZCAWhitening",
+    "zca_whitening",
+    "energy_support",
+    "orientation_coherence",
+]
+
+_METHODS = ("fista", "ista")
+_ATOM_NORMS = ("unit", "frobenius")
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _as_tensor(name: str, x) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a torch.Tensor or array-like of numbers, got {type(x).__name__}.") from err
+
+
+def _threshold(threshold, like: torch.Tensor):
+    """A non-negative scalar, or a tensor of non-negative thresholds broadcastable to ``like``."""
+    if isinstance(threshold, torch.Tensor) and threshold.dim() > 0:
+        if not torch.is_floating_point(threshold):
+            threshold = threshold.to(like.dtype if torch.is_floating_point(like) else torch.float32)
+        if torch.isnan(threshold).any() or (threshold < 0).any():
+            raise ValueError("threshold must be ≥ 0 (and not NaN) everywhere; thresholds are magnitudes.")
+        try:
+            torch.broadcast_shapes(threshold.shape, like.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"threshold of shape {tuple(threshold.shape)} does not broadcast to x of shape "
+                f"{tuple(like.shape)}; pass a scalar or a tensor broadcastable to x."
+            ) from None
+        return threshold.to(like.device)
+    if isinstance(threshold, torch.Tensor):
+        threshold = threshold.item()
+    return nonnegative_float("threshold", threshold)
+
+
+def _choice(name: str, value, options) -> str:
+    if not isinstance(value, str) or value.lower() not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}.")
+    return value.lower()
+
+
+def _pair(x, dictionary):
+    """Validate ``x`` (n × d) and ``dictionary`` (K × d); return both on x's device in a common float dtype."""
+    x = as_data_tensor("x", x)
+    dictionary = as_data_tensor("dictionary", dictionary)
+    if dictionary.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"dictionary has {dictionary.shape[1]} features per atom but x has {x.shape[1]} per example; "
+            "atoms are the rows of dictionary, shape (n_atoms, n_features) — transpose it if it is "
+            "stored one atom per column."
+        )
+    dtype = torch.promote_types(x.dtype, dictionary.dtype)
+    return x.to(dtype), dictionary.to(device=x.device, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- thresholding
+
+
+def soft_threshold(x, threshold):
+    """Soft thresholding (shrinkage), the proximal operator of ``τ‖·‖₁``.
+
+    .. math:: S_\\tau(x) = \\operatorname{sign}(x)\\,\\max(|x| - \\tau, 0)
+
+    Entries with ``|x| ≤ τ`` become exactly zero; the others move ``τ`` towards zero.
+    See chapter *Sparse coding and sparse autoencoders*, section *Hard and soft thresholding*.
+
+    Parameters
+    ----------
+    x : torch.Tensor or array-like
+    threshold : float or torch.Tensor
+        ``τ ≥ 0``; a tensor is broadcast against ``x`` (e.g. one threshold per atom).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``x``.
+
+    Examples
+    --------
+    >>> soft_threshold(torch.tensor([-3.0, -0.5, 0.0, 1.0, 2.5]), 1.0).tolist()
+    [-2.0, 0.0, 0.0, 0.0, 1.5]
+    """
+    x = _as_tensor("x", x)
+    if not torch.is_floating_point(x):
+        x = x.float()
+    threshold = _threshold(threshold, x)
+    # x − clip(x, −τ, τ) equals sign(x)·max(|x|−τ, 0) and is exactly 0 on [−τ, τ].
+    if isinstance(threshold, torch.Tensor):
+        return x - torch.maximum(torch.minimum(x, threshold), -threshold)
+    return x - x.clamp(-threshold, threshold)
+
+
+def hard_threshold(x, threshold):
+    """Hard thresholding, the proximal operator of the L0 penalty: keep ``x`` where ``|x| > τ``, else 0.
+
+    .. math:: H_\\tau(x) = x \\cdot \\mathbb 1[|x| > \\tau]
+
+    Unlike :func:`soft_threshold` it does not shrink the survivors, and it jumps at ``±τ``.
+    (For the penalty ``μ‖s‖₀`` with step 1 the threshold is ``τ = √(2μ)``.)
+    See chapter *Sparse coding and sparse autoencoders*.
+
+    Examples
+    --------
+    >>> hard_threshold(torch.tensor([-3.0, 0.5, 1.0, 2.5]), 1.0).tolist()
+    [-3.0, 0.0, 0.0, 2.5]
+    """
+    x = _as_tensor("x", x)
+    if not torch.is_floating_point(x):
+        x = x.float()
+    threshold = _threshold(threshold, x)
+    return x * (x.abs() > threshold)
+
+
+# --------------------------------------------------------------------------- sparse coding
+
+
+def lipschitz_constant(dictionary) -> float:
+    """``L = λ_max(D Dᵀ)``, the Lipschitz constant of the gradient of ``½‖x − sD‖²`` in ``s``.
+
+    ISTA and FISTA take gradient steps of size ``1/L``.
+    """
+    dictionary = as_data_tensor("dictionary", dictionary)
+    gram = dictionary.double() @ dictionary.double().T
+    return float(torch.linalg.eigvalsh(gram)[-1])
+
+
+def coding_objective(x, codes, dictionary, sparsity_weight) -> torch.Tensor:
+    """Per-example sparse-coding objective ``½‖x_i − s_i D‖² + λ‖s_i‖₁`` (a vector of length n)."""
+    x, dictionary = _pair(x, dictionary)
+    codes = _codes("codes", codes, x, dictionary)
+    lam = nonnegative_float("sparsity_weight", sparsity_weight)
+    residual = x - codes @ dictionary
+    return 0.5 * residual.pow(2).sum(dim=1) + lam * codes.abs().sum(dim=1)
+
+
+def _codes(name, codes, x, dictionary) -> torch.Tensor:
+    codes = as_data_tensor(name, codes)
+    if codes.shape != (x.shape[0], dictionary.shape[0]):
+        raise ValueError(
+            f"{name} must have shape (n_examples, n_atoms) = ({x.shape[0]}, {dictionary.shape[0]}), "
+            f"got {tuple(codes.shape)}."
+        )
+    return codes.to(device=x.device, dtype=x.dtype)
+
+
+def sparse_encode(x, dictionary, sparsity_weight, method: str = "fista", *, max_iter: int = 1000,
+                  tol: float = 1e-4, init=None, return_objective: bool = False):
+    """Sparse codes of all rows of ``x`` at once by ISTA or FISTA (batched matrix operations).
+
+    Every example ``x_i`` (a row) gets the code ``s_i`` (a row) that minimises
+
+    .. math:: \\tfrac12 \\lVert x_i - s_i D \\rVert_2^2 + \\lambda \\lVert s_i \\rVert_1 ,
+
+    with ``λ = sparsity_weight``. Each iteration is a gradient step of size ``1/L`` on the
+    quadratic term, ``L = λ_max(D Dᵀ)``, followed by :func:`soft_threshold` at ``λ/L``
+    (ISTA); FISTA adds Nesterov momentum (Beck & Teboulle, 2009), restarted per example when
+    the momentum points uphill. An example is finished when the relative change of its code,
+    ``‖s_i^{k+1} − s_i^k‖ / ‖s_i^{k+1}‖``, falls below ``tol`` (checked every 5 iterations;
+    finished examples leave the batch, so the work shrinks as codes converge); the call returns
+    when the largest relative change over the batch is below ``tol``, or after ``max_iter``.
+
+    **Relation to scikit-learn.** :class:`sklearn.linear_model.Lasso` minimises
+    ``(1/(2·n_samples))‖y − Xw‖² + α‖w‖₁``. Coding one example is that problem with
+    ``X = Dᵀ`` (``n_features`` rows), ``y = x_i`` and ``w = s_i``, so dividing our objective by
+    ``n_features`` gives ``α = λ / n_features``. :func:`sklearn.decomposition.sparse_encode`
+    does that division itself: its ``alpha`` is our ``λ``.
+
+    See chapter *Sparse coding and sparse autoencoders*, section *ISTA and FISTA*.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n_examples, n_features)
+    dictionary : torch.Tensor, shape (n_atoms, n_features)
+        One atom per row (atoms need not have unit norm).
+    sparsity_weight : float
+        ``λ ≥ 0``. ``λ = 0`` is least squares; every code is exactly zero once
+        ``λ ≥ max_k |x_i · d_k|`` (the optimality condition at ``s = 0``).
+    method : {"fista", "ista"}
+    max_iter : int
+    tol : float
+        Relative-change tolerance (``1e-4`` puts the objective within about ``1e-6`` of its
+        minimum on image patches); ``0`` runs all ``max_iter`` iterations.
+    init : torch.Tensor, shape (n_examples, n_atoms), optional
+        Warm start (e.g. the codes from a previous dictionary); zeros by default.
+    return_objective : bool
+        Also return the per-example objective at the returned codes.
+
+    Returns
+    -------
+    codes : torch.Tensor, shape (n_examples, n_atoms)
+    objective : torch.Tensor, shape (n_examples,)
+        Only when ``return_objective=True``.
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes, NaN/inf entries, ``λ < 0``, an all-zero dictionary, an unknown method.
+
+    Examples
+    --------
+    >>> dictionary = torch.eye(3)
+    >>> sparse_encode(torch.tensor([[3.0, 0.5, -1.5]]), dictionary, 1.0).tolist()  # = S_1(x)
+    [[2.0, 0.0, -0.5]]
+    """
+    x, dictionary = _pair(x, dictionary)
+    lam = nonnegative_float("sparsity_weight", sparsity_weight)
+    method = _choice("method", method, _METHODS)
+    max_iter = positive_int("max_iter", max_iter)
+    tol = nonnegative_float("tol", tol)
+    codes = (torch.zeros(x.shape[0], dictionary.shape[0], dtype=x.dtype, device=x.device) if init is None
+             else _codes("init", init, x, dictionary).clone())
+    gram = dictionary @ dictionary.T
+    lipschitz = float(torch.linalg.eigvalsh(gram.double())[-1])
+    if not lipschitz > 0:
+        raise ValueError("dictionary is all zeros; sparse coding needs at least one non-zero atom.")
+    step = 1.0 / lipschitz
+    # One proximal-gradient step is y ↦ S_{λ/L}(y (I − G/L) + x Dᵀ/L): one matmul per iteration.
+    transition = torch.eye(gram.shape[0], dtype=x.dtype, device=x.device) - step * gram
+    offset = step * (x @ dictionary.T)
+    codes = _iterate(codes, transition, offset, lam * step, method == "fista", max_iter, tol)
+    if return_objective:
+        return codes, coding_objective(x, codes, dictionary, lam)
+    return codes
+
+
+#: Convergence is checked (and finished examples are set aside) every this many iterations: the
+#: check costs about as much as the iteration's element-wise work, so doing it every time is wasteful.
+_CHECK_EVERY = 5
+
+
+def _iterate(codes, transition, offset, threshold, accelerate, max_iter, tol):
+    """Proximal-gradient iterations on all rows at once.
+
+    Examples converge at different speeds (the slowest needs several times more iterations than
+    the median), so every ``_CHECK_EVERY`` iterations the rows whose relative change is below
+    ``tol`` are written to the output and dropped from the working set: later iterations
+    multiply smaller matrices.
+    """
+    result = codes.clone()
+    active = torch.arange(codes.shape[0], device=codes.device)
+    tiny = torch.finfo(codes.dtype).tiny
+    momentum_point = codes
+    t = torch.ones(codes.shape[0], 1, dtype=codes.dtype, device=codes.device)
+    for iteration in range(1, max_iter + 1):
+        z = torch.addmm(offset, momentum_point, transition)
+        new = F.softshrink(z, threshold) if threshold > 0 else z  # = soft_threshold(z, threshold)
+        change = new - codes
+        if accelerate:
+            # Gradient-based adaptive restart (O'Donoghue & Candès, 2015), one decision per example:
+            # when the step just taken opposes the momentum, drop the momentum.
+            uphill = ((momentum_point - new) * change).sum(dim=1, keepdim=True) > 0
+            t = torch.where(uphill, 1.0, t)
+            t_next = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
+            momentum_point = torch.addcmul(new, change, (t - 1.0) / t_next)
+            t = t_next
+        else:
+            momentum_point = new
+        codes = new
+        if tol > 0 and iteration % _CHECK_EVERY == 0:
+            relative = change.norm(dim=1) / new.norm(dim=1).clamp_min(tiny)
+            done = relative <= tol
+            if bool(done.any()):
+                result[active[done]] = codes[done]
+                keep = ~done
+                if not bool(keep.any()):
+                    return result
+                active, codes, momentum_point = active[keep], codes[keep], momentum_point[keep]
+                t, offset = t[keep], offset[keep]
+    result[active] = codes
+    return result
+
+
+# --------------------------------------------------------------------------- dictionary learning
+
+
+def dictionary_objective(x, codes, dictionary, sparsity_weight, frobenius_weight: float = 0.0) -> float:
+    """The dictionary-learning objective (mean over examples, plus the Frobenius term).
+
+    .. math::
+
+        J(S, D) = \\frac1N \\sum_{i=1}^N \\Big(\\tfrac12\\lVert x_i - s_i D\\rVert_2^2
+                  + \\lambda \\lVert s_i\\rVert_1\\Big) + \\gamma \\lVert D\\rVert_F^2
+
+    See chapter *Sparse coding and sparse autoencoders*.
+    """
+    gamma = nonnegative_float("frobenius_weight", frobenius_weight)
+    per_example = coding_objective(x, codes, dictionary, sparsity_weight)
+    x, dictionary = _pair(x, dictionary)
+    return float(per_example.mean()) + gamma * float(dictionary.pow(2).sum())
+
+
+def _update_statistics(codes, x):
+    return codes.T @ codes, codes.T @ x  # A = SᵀS (K × K), B = SᵀX (K × d)
+
+
+def _unit_norm_update(dictionary, gram_codes, cross, replacement):
+    """One sweep of exact block-coordinate minimisation over the unit sphere, atom by atom.
+
+    With the other atoms fixed, ``J`` depends on atom ``k`` through ``½ a_kk‖d_k‖² − ⟨d_k, r_k⟩``,
+    ``r_k = b_k − Σ_{j≠k} a_kj d_j``. On the sphere the first term is constant, so the best
+    unit-norm atom is ``r_k/‖r_k‖``: every step can only lower ``J``.
+    """
+    dictionary = dictionary.clone()
+    for k in range(dictionary.shape[0]):
+        if gram_codes[k, k] <= 0:
+            # An unused atom does not affect J; move it onto a data example so that it can be used.
+            atom = replacement(k)
+        else:
+            atom = cross[k] - gram_codes[k] @ dictionary + gram_codes[k, k] * dictionary[k]
+        norm = atom.norm()
+        if norm > 0:
+            dictionary[k] = atom / norm
+    return dictionary
+
+
+def _frobenius_update(gram_codes, cross, n_examples, frobenius_weight):
+    """Closed-form ridge solution of ``min_D (1/N)·½‖X − SD‖²_F + γ‖D‖²_F``:
+    ``D = (SᵀS + 2γN·I)⁻¹ SᵀX``."""
+    eye = torch.eye(gram_codes.shape[0], dtype=gram_codes.dtype, device=gram_codes.device)
+    return torch.linalg.solve(gram_codes + 2.0 * frobenius_weight * n_examples * eye, cross)
+
+
+def update_dictionary(x, codes, dictionary, *, atom_norm: str = "unit", frobenius_weight: float = 0.0,
+                      seed: int = 0) -> torch.Tensor:
+    """The dictionary step of dictionary learning: lower ``J(S, D)`` over ``D`` with the codes fixed.
+
+    * ``atom_norm="unit"``: atoms constrained to ``‖d_k‖ = 1``; one sweep of exact block-coordinate
+      minimisation, atom by atom (unused atoms are moved onto random examples).
+    * ``atom_norm="frobenius"``: the penalty ``γ‖D‖²_F`` (``frobenius_weight = γ > 0``); the exact
+      minimiser ``D = (SᵀS + 2γN·I)⁻¹ SᵀX``.
+
+    See chapter *Sparse coding and sparse autoencoders*.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_atoms, n_features)
+    """
+    x, dictionary = _pair(x, dictionary)
+    codes = _codes("codes", codes, x, dictionary)
+    atom_norm, gamma = _check_norm(atom_norm, frobenius_weight)
+    gram_codes, cross = _update_statistics(codes, x)
+    if atom_norm == "frobenius":
+        return _frobenius_update(gram_codes, cross, x.shape[0], gamma)
+    generator = torch.Generator().manual_seed(seed)
+    return _unit_norm_update(dictionary, gram_codes, cross, lambda k: x[int(torch.randint(len(x), (1,), generator=generator))])
+
+
+def _check_norm(atom_norm, frobenius_weight):
+    atom_norm = _choice("atom_norm", atom_norm, _ATOM_NORMS)
+    gamma = nonnegative_float("frobenius_weight", frobenius_weight)
+    if atom_norm == "frobenius" and gamma == 0:
+        raise ValueError(
+            "atom_norm='frobenius' needs frobenius_weight > 0: without it the atoms can grow without bound "
+            "while the codes shrink. Pass e.g. frobenius_weight=1e-3, or use atom_norm='unit'."
+        )
+    if atom_norm == "unit" and gamma > 0:
+        raise ValueError(
+            "frobenius_weight has no effect with unit-norm atoms (‖D‖²_F is then fixed at n_atoms); "
+            "use atom_norm='frobenius' or leave frobenius_weight at 0."
+        )
+    return atom_norm, gamma
+
+
+@dataclass
+class DictionaryLearningResult:
+    """What :func:`learn_dictionary` returns.
+
+    Attributes
+    ----------
+    dictionary : torch.Tensor, shape (n_atoms, n_features)
+        The learned atoms, one per row (the columns of ``W`` in the book's notation).
+    codes : torch.Tensor, shape (n_examples, n_atoms)
+        Sparse codes of the training examples under the final dictionary.
+    objective_history : list of float
+        ``J(S, D)`` after the initial coding and after every iteration (on the whole data set
+        for full-batch learning; on the current mini-batch otherwise).
+    sparsity_weight, frobenius_weight : float
+    atom_norm : str
+    seconds : float
+        Wall-clock time of the whole run.
+    """
+
+    dictionary: torch.Tensor
+    codes: torch.Tensor
+    objective_history: list = field(default_factory=list)
+    sparsity_weight: float = 0.0
+    atom_norm: str = "unit"
+    frobenius_weight: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.dictionary.shape[0])
+
+    def reconstruct(self) -> torch.Tensor:
+        """``S D``: the training examples as rebuilt from their sparse codes."""
+        return self.codes @ self.dictionary
+
+    def __repr__(self) -> str:
+        last = f"{self.objective_history[-1]:.4f}" if self.objective_history else "-"
+        return (f"DictionaryLearningResult(n_atoms={self.n_atoms}, atom_norm={self.atom_norm!r}, "
+                f"iterations={max(len(self.objective_history) - 1, 0)}, objective={last})")
+
+
+def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 30, atom_norm: str = "unit",
+                     frobenius_weight: float = 0.0, batch_size: int | None = None, seed: int = 0,
+                     method: str = "fista", max_iter: int = 200, tol: float = 1e-4, init=None,
+                     forget: float = 0.9) -> DictionaryLearningResult:
+    """Learn a dictionary by alternating sparse coding and dictionary updates.
+
+    Minimises :func:`dictionary_objective`
+
+    .. math::
+
+        J(S, D) = \\frac1N \\sum_i \\Big(\\tfrac12\\lVert x_i - s_i D\\rVert^2 + \\lambda\\lVert s_i\\rVert_1\\Big)
+                  \\; [+\\,\\gamma\\lVert D\\rVert_F^2]
+
+    either over unit-norm atoms (``atom_norm="unit"``) or with the Frobenius penalty
+    (``atom_norm="frobenius"``, ``frobenius_weight = γ > 0``), in the spirit of Lee et al. (2007).
+    Each iteration updates ``D`` with the codes fixed (:func:`update_dictionary`), then re-codes
+    the examples with :func:`sparse_encode`, warm-started from their previous codes. In full-batch
+    mode both steps lower ``J`` (a code is only replaced when its objective went down), so the
+    objective history is non-increasing up to round-off.
+
+    With ``batch_size`` set, each iteration codes a random mini-batch and updates ``D`` from
+    running statistics ``A = Σ sᵀs``, ``B = Σ sᵀx`` that decay by ``forget`` per iteration
+    (online dictionary learning); the history then holds mini-batch objectives, which fluctuate.
+
+    See chapter *Sparse coding and sparse autoencoders*, section *Learning the dictionary*.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n_examples, n_features)
+    n_atoms : int
+    sparsity_weight : float
+        ``λ ≥ 0``.
+    n_iter : int
+        Dictionary updates.
+    atom_norm : {"unit", "frobenius"}
+    frobenius_weight : float
+        ``γ``; required (> 0) for ``"frobenius"``, must stay 0 for ``"unit"``.
+    batch_size : int, optional
+        Mini-batch size; ``None`` (default) uses all examples every iteration.
+    seed : int
+        Seeds the initial atoms (random examples) and the mini-batches.
+    method, max_iter, tol :
+        Passed to :func:`sparse_encode` for every coding step.
+    init : torch.Tensor, shape (n_atoms, n_features), optional
+        Initial dictionary (default: ``n_atoms`` random examples, scaled to unit norm).
+    forget : float
+        Decay of the running statistics in mini-batch mode, in ``[0, 1)``.
+
+    Returns
+    -------
+    DictionaryLearningResult
+
+    Examples
+    --------
+    >>> x = torch.randn(200, 16)
+    >>> result = learn_dictionary(x, n_atoms=8, sparsity_weight=0.5, n_iter=5)
+    >>> result.dictionary.shape, result.codes.shape
+    (torch.Size([8, 16]), torch.Size([200, 8]))
+    """
+    start = time.perf_counter()
+    x = as_data_tensor("x", x)
+    n_atoms = positive_int("n_atoms", n_atoms)
+    lam = nonnegative_float("sparsity_weight", sparsity_weight)
+    n_iter = positive_int("n_iter", n_iter)
+    atom_norm, gamma = _check_norm(atom_norm, frobenius_weight)
+    if batch_size is not None:
+        batch_size = min(positive_int("batch_size", batch_size), x.shape[0])
+    forget = nonnegative_float("forget", forget)
+    if forget >= 1:
+        raise ValueError(f"forget must lie in [0, 1), got {forget}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    method = _choice("method", method, _METHODS)
+    generator = torch.Generator().manual_seed(seed)
+    dictionary = _initial_dictionary(x, n_atoms, init, generator)
+
+    def code(rows, dictionary, previous):
+        new, new_obj = sparse_encode(x[rows], dictionary, lam, method, max_iter=max_iter, tol=tol,
+                                     init=previous, return_objective=True)
+        old_obj = coding_objective(x[rows], previous, dictionary, lam)
+        # Keep a previous code where the solver (FISTA is not monotone) did not improve on it.
+        return torch.where((new_obj <= old_obj)[:, None], new, previous)
+
+    def objective(rows, codes, dictionary):
+        return dictionary_objective(x[rows], codes, dictionary, lam, gamma)
+
+    def replacement(k):
+        return x[int(torch.randint(x.shape[0], (1,), generator=generator))]
+
+    everyone = torch.arange(x.shape[0], device=x.device)
+    codes = torch.zeros(x.shape[0], n_atoms, dtype=x.dtype, device=x.device)
+    codes = code(everyone, dictionary, codes)
+    history = [objective(everyone, codes, dictionary)]
+    running, count = None, 0.0
+    for _ in range(n_iter):
+        if batch_size is None:
+            stats, count = _update_statistics(codes, x), float(x.shape[0])
+        else:
+            rows = torch.randperm(x.shape[0], generator=generator)[:batch_size].to(x.device)
+            codes[rows] = code(rows, dictionary, codes[rows])
+            batch = _update_statistics(codes[rows], x[rows])
+            running = batch if running is None else tuple(forget * r + b for r, b in zip(running, batch))
+            count = forget * count + batch_size  # how many examples the decayed statistics stand for
+            stats = running
+        if atom_norm == "frobenius":
+            dictionary = _frobenius_update(*stats, count, gamma)
+        else:
+            dictionary = _unit_norm_update(dictionary, *stats, replacement)
+        if batch_size is None:
+            codes = code(everyone, dictionary, codes)
+            history.append(objective(everyone, codes, dictionary))
+        else:  # the batch's objective under the updated dictionary, before it is re-coded
+            history.append(objective(rows, codes[rows], dictionary))
+    if batch_size is not None:  # final codes of every example under the final dictionary
+        codes = code(everyone, dictionary, codes)
+    return DictionaryLearningResult(dictionary, codes, history, lam, atom_norm, gamma, time.perf_counter() - start)
+
+
+def _initial_dictionary(x, n_atoms, init, generator):
+    if init is not None:
+        init = as_data_tensor("init", init, width=None)
+        if init.shape != (n_atoms, x.shape[1]):
+            raise ValueError(f"init must have shape (n_atoms, n_features) = ({n_atoms}, {x.shape[1]}), "
+                             f"got {tuple(init.shape)}.")
+        return init.to(device=x.device, dtype=x.dtype).clone()
+    rows = torch.randperm(x.shape[0], generator=generator)[:n_atoms]
+    atoms = x[rows.to(x.device)].clone()
+    if atoms.shape[0] < n_atoms:  # fewer examples than atoms: fill with random directions
+        extra = torch.randn(n_atoms - atoms.shape[0], x.shape[1], generator=generator, dtype=x.dtype)
+        atoms = torch.cat([atoms, extra.to(x.device)])
+    norms = atoms.norm(dim=1, keepdim=True)
+    flat = norms.squeeze(1) == 0
+    if flat.any():
+        atoms[flat] = torch.randn(int(flat.sum()), x.shape[1], generator=generator, dtype=x.dtype).to(x.device)
+        norms = atoms.norm(dim=1, keepdim=True)
+    return atoms / norms
+
+
+# --------------------------------------------------------------------------- whitening
+
+
+@dataclass
+class ZCAWhitening:
+    """A fitted ZCA whitening ``x ↦ (x − μ) M`` with ``M = U (Λ + ε)^{-1/2} Uᵀ``.
+
+    ZCA flattens the power spectrum of natural images (about ``1/f²``) while staying as close
+    as possible to the original pixels, which is what Olshausen & Field's pre-filtering does.
+    """
+
+    mean: torch.Tensor
+    matrix: torch.Tensor
+    inverse_matrix: torch.Tensor
+    epsilon: float
+
+    def transform(self, x) -> torch.Tensor:
+        x = as_data_tensor("x", x, width=self.mean.shape[0])
+        return (x - self.mean.to(x)) @ self.matrix.to(x)
+
+    def inverse_transform(self, x) -> torch.Tensor:
+        x = as_data_tensor("x", x, width=self.mean.shape[0])
+        return x @ self.inverse_matrix.to(x) + self.mean.to(x)
+
+
+def zca_whitening(x, epsilon: float = 0.1) -> ZCAWhitening:
+    """Fit ZCA whitening on the rows of ``x``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n_examples, n_features)
+    epsilon : float
+        Added to every eigenvalue of the covariance before the inverse square root, relative
+        to the mean eigenvalue; it keeps the noisy high-frequency directions from being
+        blown up.
+
+    Returns
+    -------
+    ZCAWhitening
+        Use ``.transform(x)``.
+
+    See chapter *Sparse coding and sparse autoencoders*.
+    """
+    x = as_data_tensor("x", x)
+    epsilon = positive_float("epsilon", epsilon)
+    data = x.double()
+    mean = data.mean(dim=0)
+    centred = data - mean
+    covariance = centred.T @ centred / max(x.shape[0] - 1, 1)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    eigenvalues = eigenvalues.clamp_min(0) + epsilon * float(eigenvalues.clamp_min(0).mean())
+    matrix = eigenvectors @ torch.diag(eigenvalues.rsqrt()) @ eigenvectors.T
+    inverse = eigenvectors @ torch.diag(eigenvalues.sqrt()) @ eigenvectors.T
+    return ZCAWhitening(mean.to(x.dtype), matrix.to(x.dtype), inverse.to(x.dtype), epsilon)
+
+
+# --------------------------------------------------------------------------- measures of atoms
+
+
+def _atom_images(atoms, patch_shape):
+    atoms = as_data_tensor("atoms", atoms)
+    if isinstance(patch_shape, int):
+        patch_shape = (patch_shape, patch_shape)
+    patch_shape = tuple(patch_shape)
+    if len(patch_shape) == 3 and patch_shape[0] == 1:
+        patch_shape = patch_shape[1:]
+    if len(patch_shape) != 2 or math.prod(patch_shape) != atoms.shape[1]:
+        raise ValueError(
+            f"patch_shape {patch_shape} does not match atoms with {atoms.shape[1]} pixels; pass "
+            "(height, width) with height·width equal to the row length."
+        )
+    return atoms.double().reshape(atoms.shape[0], *patch_shape)
+
+
+def energy_support(atoms, energy: float = 0.8) -> torch.Tensor:
+    """How localised each atom is: the fraction of its pixels that hold ``energy`` of ``‖d‖²``.
+
+    Sort the squared entries of an atom in decreasing order and count how many are needed to
+    reach ``energy`` (e.g. 80 %) of its squared norm; divide by the number of pixels. A single
+    bright pixel gives ``1/n``; an atom spread evenly over all pixels gives about ``energy``;
+    random Gaussian atoms give about 1/3 at ``energy=0.8`` (their largest entries dominate).
+    See chapter *Sparse coding and sparse autoencoders*, section *A dictionary for natural images*.
+
+    Parameters
+    ----------
+    atoms : torch.Tensor, shape (n_atoms, n_pixels)
+    energy : float in (0, 1]
+
+    Returns
+    -------
+    torch.Tensor, shape (n_atoms,)
+        Values in ``(0, 1]``; smaller means more localised.
+    """
+    atoms = as_data_tensor("atoms", atoms).double()
+    energy = nonnegative_float("energy", energy, maximum=1.0)
+    if energy == 0:
+        raise ValueError("energy must lie in (0, 1], e.g. 0.8 for 80 % of the squared norm.")
+    power = atoms.pow(2).sort(dim=1, descending=True).values
+    total = power.sum(dim=1, keepdim=True)
+    if (total == 0).any():
+        raise ValueError("atoms contains an all-zero row; its energy support is undefined.")
+    cumulative = power.cumsum(dim=1) / total
+    # Count the entries strictly below the target, plus the one that reaches it (round-off guard).
+    needed = (cumulative < energy * (1 - 1e-12)).sum(dim=1) + 1
+    return needed.double() / atoms.shape[1]
+
+
+def orientation_coherence(atoms, patch_shape) -> torch.Tensor:
+    """How oriented each atom is: the coherence of its structure tensor, in ``[0, 1]``.
+
+    With image gradients ``(g_x, g_y)`` (2×2 finite differences at the pixel corners), the
+    structure tensor ``T = Σ [[g_x², g_x g_y], [g_x g_y, g_y²]]`` has eigenvalues
+    ``μ₁ ≥ μ₂ ≥ 0``; the coherence ``(μ₁ − μ₂)/(μ₁ + μ₂)`` is 1 when all gradients are parallel
+    (an edge or a grating) and 0 when no direction is preferred (a round blob, white noise on
+    average). See chapter *Sparse coding and sparse autoencoders*.
+
+    Parameters
+    ----------
+    atoms : torch.Tensor, shape (n_atoms, height·width)
+    patch_shape : (height, width) or int
+
+    Returns
+    -------
+    torch.Tensor, shape (n_atoms,)
+    """
+    images = _atom_images(atoms, patch_shape)
+    dx = images[:, :, 1:] - images[:, :, :-1]
+    dy = images[:, 1:, :] - images[:, :-1, :]
+    gx = 0.5 * (dx[:, 1:, :] + dx[:, :-1, :])
+    gy = 0.5 * (dy[:, :, 1:] + dy[:, :, :-1])
+    txx, tyy, txy = gx.pow(2).sum((1, 2)), gy.pow(2).sum((1, 2)), (gx * gy).sum((1, 2))
+    trace = txx + tyy
+    if (trace == 0).any():
+        raise ValueError("atoms contains a constant patch (no gradient); its orientation is undefined.")
+    return torch.sqrt((txx - tyy).pow(2) + 4 * txy.pow(2)) / trace
