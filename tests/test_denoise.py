@@ -94,6 +94,21 @@ def test_filter_spread_localised_vs_global():
     assert denoise.filter_spread(noise, (1, 28, 28)).median() == pytest.approx(expected, rel=0.05)
 
 
+def test_filter_roughness_reference_values():
+    constant = torch.ones(1, 784)
+    assert denoise.filter_roughness(constant, (1, 28, 28)).item() == pytest.approx(0.0, abs=1e-7)
+    checker = ((torch.arange(28)[:, None] + torch.arange(28)[None, :]) % 2 * 2 - 1).float().reshape(1, 784)
+    # Every neighbouring pair differs by 2: 2·28·27 pairs · 4 / 784.
+    assert denoise.filter_roughness(checker, (1, 28, 28)).item() == pytest.approx(2 * 28 * 27 * 4 / 784)
+    noise = torch.randn(300, 784, generator=gen(11))
+    assert denoise.filter_roughness(noise, (1, 28, 28)).mean() == pytest.approx(4 * 27 / 28, rel=0.02)
+    smooth = denoise.gaussian_blur(noise, (1, 28, 28), 2.0)
+    assert denoise.filter_roughness(smooth, (1, 28, 28)).max() < 0.5
+    # Sign and scale do not matter.
+    torch.testing.assert_close(denoise.filter_roughness(-3 * noise[:5], (1, 28, 28)),
+                               denoise.filter_roughness(noise[:5], (1, 28, 28)))
+
+
 def test_masked_mse_and_mean_fill():
     x = torch.rand(4, 9, generator=gen(6))
     mask = torch.zeros(4, 9, dtype=torch.bool)
@@ -129,6 +144,29 @@ def test_jacobian_singular_values_and_tangents_of_a_linear_encoder():
         denoise.tangent_directions(enc, x, 4)
 
 
+@pytest.mark.parametrize("shape", [(3, 5, 9), (2, 9, 5)])
+def test_svd_through_gram_matches_torch_svd(shape):
+    jac = torch.randn(*shape, generator=gen(14), dtype=torch.float64)
+    values, vh = denoise._svd_through_gram(jac, 3)
+    _, s_ref, vh_ref = torch.linalg.svd(jac, full_matrices=False)
+    torch.testing.assert_close(values, s_ref)
+    # Singular vectors are defined up to sign.
+    torch.testing.assert_close((vh * vh_ref[:, :3]).sum(-1).abs(), torch.ones(shape[0], 3, dtype=torch.float64))
+
+
+def test_tangent_directions_of_a_nonlinear_encoder_match_svd():
+    torch.manual_seed(0)
+    enc = nn.Sequential(nn.Linear(12, 6), nn.Sigmoid())
+    x = torch.randn(3, 12, generator=gen(15))
+    directions, values = denoise.tangent_directions(enc, x, 3)
+    for i in range(3):
+        jac = torch.autograd.functional.jacobian(lambda r: enc(r[None])[0], x[i]).double()
+        _, s_ref, vh_ref = torch.linalg.svd(jac, full_matrices=False)
+        torch.testing.assert_close(values[i], s_ref[:3].float())
+        torch.testing.assert_close((directions[i].double() * vh_ref[:3]).sum(1).abs(), torch.ones(3, dtype=torch.float64),
+                                   atol=1e-5, rtol=0)
+
+
 def test_code_sensitivity_linear_encoder_closed_form():
     torch.manual_seed(0)
     enc = nn.Linear(50, 5, bias=True)
@@ -142,6 +180,17 @@ def test_code_sensitivity_linear_encoder_closed_form():
     with torch.no_grad():
         enc.weight.mul_(3)
     torch.testing.assert_close(denoise.code_sensitivity(enc, x, 0.1, n_draws=400), 3 * sens, rtol=1e-4, atol=1e-6)
+
+
+def test_pair_sensitivity_linear_encoder():
+    enc = nn.Linear(5, 3, bias=True)
+    a, b = torch.randn(7, 5, generator=gen(12)), torch.randn(7, 5, generator=gen(13))
+    expected = ((a - b) @ enc.weight.detach().T).norm(dim=1) / (a - b).norm(dim=1)
+    torch.testing.assert_close(denoise.pair_sensitivity(enc, a, b), expected)
+    with pytest.raises(ValueError, match="identical"):
+        denoise.pair_sensitivity(enc, a, a)
+    with pytest.raises(ValueError, match="same number"):
+        denoise.pair_sensitivity(enc, a, b[:3])
 
 
 def test_noise_expansion_matches_brute_force_jacobian_and_taylor():

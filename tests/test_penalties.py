@@ -46,6 +46,20 @@ def test_batch_jacobian_matches_autograd():
         torch.testing.assert_close(jac[i], ref, atol=1e-10, rtol=0)
 
 
+def test_batch_jacobian_forward_mode_for_wide_outputs():
+    torch.manual_seed(0)
+    decoder = nn.Sequential(nn.Linear(3, 10), nn.Tanh(), nn.Linear(10, 15), nn.Sigmoid()).double()
+    z = data(n=4, d=3)
+    jac = batch_jacobian(decoder, z)  # 15 outputs > 3 inputs: forward mode
+    assert jac.shape == (4, 15, 3)
+    for i in range(4):
+        ref = torch.autograd.functional.jacobian(lambda r: decoder(r.unsqueeze(0)).squeeze(0), z[i])
+        torch.testing.assert_close(jac[i], ref, atol=1e-10, rtol=0)
+    # Still differentiable with respect to the parameters.
+    grads = torch.autograd.grad(jac.pow(2).sum(), list(decoder.parameters()))
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
 def test_exact_matches_brute_force_deep_encoder():
     enc, x = deep_encoder(), data()
     torch.testing.assert_close(jacobian_frobenius_sq(enc, x), brute_force_frobenius_sq(enc, x), atol=1e-5, rtol=0)

@@ -138,9 +138,11 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
     """The Jacobian ``∂fn(x_i)/∂x_i`` at every row of ``x``: shape ``(batch, out_dim, in_dim)``.
 
     ``fn`` must treat rows independently (an encoder, a decoder, a whole autoencoder; not a
-    network with batch normalisation in training mode). Computed with ``torch.func``
-    (``vmap`` over ``jacrev``); with ``create_graph=True`` the result is differentiable with
-    respect to the parameters of ``fn``, so it can be trained through.
+    network with batch normalisation in training mode). Computed with ``torch.func``: ``vmap``
+    over ``jacrev`` (one backward pass per output) when there are at most as many outputs as
+    inputs, as for an encoder, else over ``jacfwd`` (one forward-mode pass per input), as for a
+    decoder. With ``create_graph=True`` the result is differentiable with respect to the
+    parameters of ``fn``, so it can be trained through.
 
     See chapter *Contractive autoencoders*.
 
@@ -150,7 +152,7 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
     >>> torch.allclose(batch_jacobian(lin, torch.randn(4, 3))[0], lin.weight)
     True
     """
-    from torch.func import jacrev, vmap
+    from torch.func import jacfwd, jacrev, vmap
 
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"x must be a 2-D tensor (batch × features), got {getattr(x, 'shape', type(x))}.")
@@ -159,8 +161,14 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
         return fn(row.unsqueeze(0)).squeeze(0)
 
     try:
-        jac = vmap(jacrev(one_row), randomness="different")(x)
-    except RuntimeError as err:
+        with torch.no_grad():
+            out_dim = one_row(x[0]).numel() if len(x) else 0
+        # Reverse mode costs one pass per output, forward mode one per input: take the cheaper.
+        transform = jacfwd if out_dim > x.shape[1] else jacrev
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning)
+            jac = vmap(transform(one_row), randomness="different")(x)
+    except (RuntimeError, ValueError) as err:
         raise ValueError(
             "could not differentiate the function row by row; it must map (batch, d) to (batch, k) "
             "treating rows independently (no batch normalisation in training mode). "
