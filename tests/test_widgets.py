@@ -51,6 +51,26 @@ def test_figure_to_png_is_a_valid_png_at_the_requested_dpi_and_closes_the_figure
     assert bigger.size[0] > 1.7 * image.size[0]
 
 
+def test_palette_pngs_are_smaller_keep_the_size_and_keep_distinct_colours():
+    def busy():
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.imshow(np.random.default_rng(0).random((28, 28)), cmap="gray")
+        ax.plot([0, 27], [0, 27], color="red", lw=3)
+        return fig
+
+    exact, palette = aew.figure_to_png(busy()), aew.figure_to_png(busy(), colors=256)
+    assert len(palette) < 0.7 * len(exact)
+    a, b = decode_png(exact), decode_png(palette)
+    assert a.size == b.size and b.mode == "P" and len(b.getcolors(300)) <= 256
+    # The red line survives quantisation (octree keeps rare, distinct colours).
+    assert any(r > 200 and g < 60 and bl < 60 for _, (r, g, bl) in b.convert("RGB").getcolors(300))
+    frames = aew.sweep([1, 2], lambda v: busy(), colors=64)
+    assert all(len(decode_png(f).getcolors(300)) <= 64 for f in frames.values())
+    for bad in (1, 300, 2.5, True):
+        with pytest.raises(ValueError, match="colors"):
+            aew.figure_to_png(busy(), colors=bad)
+
+
 def test_figure_to_png_rejects_non_figures_and_bad_dpi():
     with pytest.raises(TypeError, match="matplotlib Figure"):
         aew.figure_to_png(np.zeros((2, 2)))
