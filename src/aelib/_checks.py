@@ -49,11 +49,12 @@ def probability(name: str, value) -> float:
     return nonnegative_float(name, value, maximum=1.0)
 
 
-def as_data_tensor(name: str, x, width: int | None = None, allow_empty: bool = False) -> torch.Tensor:
+def as_data_tensor(name: str, x, width: int | None = None, allow_empty: bool = False,
+                   allow_int: bool = False) -> torch.Tensor:
     """Check that ``x`` is a 2-D, finite, floating batch (one example per row) and return it.
 
     NumPy arrays are converted (float32); integer tensors are refused because images are
-    expected scaled to floats.
+    expected scaled to floats (``allow_int=True`` converts them to float32 instead).
     """
     if isinstance(x, np.ndarray):
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
@@ -61,6 +62,10 @@ def as_data_tensor(name: str, x, width: int | None = None, allow_empty: bool = F
         x = torch.from_numpy(np.asarray(x, dtype=np.float32))
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
+    if x.device.type == "meta":
+        raise ValueError(f"{name} is a 'meta' tensor (a shape without data); create it on 'cpu' or a real device.")
+    if allow_int and not torch.is_floating_point(x) and not x.is_complex() and x.dtype != torch.bool:
+        x = x.float()
     if not torch.is_floating_point(x):
         raise TypeError(
             f"{name} has dtype {x.dtype}; pass floats (e.g. {name}.float() / 255 for raw pixels)."

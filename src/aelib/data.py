@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -28,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
+from ._checks import as_data_tensor
 
 __all__ = [
     "Dataset",
@@ -190,6 +193,8 @@ def read_idx(path) -> np.ndarray:
         broken gzip stream).
     """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such IDX file; check the path (or let a loader download it).")
     try:
         with _open(path) as fh:
             raw = fh.read()
@@ -265,6 +270,10 @@ def download_file(
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 shutil.copyfileobj(resp, out, 1 << 20)
+                # A connection that dies mid-stream can end the copy early without an error.
+                expected = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
+                if expected is not None and expected.isdigit() and out.tell() != int(expected):
+                    raise ConnectionError(f"the connection closed after {out.tell()} of {expected} bytes")
             if sha256 is not None and _sha256_of(tmp) != sha256.lower():
                 raise CorruptFileError(
                     f"{url}: SHA-256 mismatch (expected {sha256}); the download is corrupt or "
@@ -284,7 +293,7 @@ def download_file(
             return dest
         except CorruptFileError:
             raise
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as err:
             last_error = err
             if attempt + 1 < retries:
                 time.sleep(min(0.5 * 2**attempt, 4.0))
@@ -499,7 +508,7 @@ def resize_images(x, image_shape, size) -> torch.Tensor:
     import torch.nn.functional as F
 
     c, h, w = image_shape
-    x = torch.as_tensor(x, dtype=torch.float32)
+    x = as_data_tensor("x", x).float()
     if x.dim() != 2 or x.shape[1] != c * h * w:
         raise ValueError(f"x must have shape (n, {c * h * w}) for image_shape {tuple(image_shape)}, got {tuple(x.shape)}.")
     out = F.interpolate(x.reshape(-1, c, h, w), size=tuple(size), mode="bilinear", align_corners=False)

@@ -91,6 +91,8 @@ def tune_blur(x_noisy, x_clean, image_shape, sigmas=(0.5, 0.75, 1.0, 1.25, 1.5, 
     sigmas = [positive_float(f"sigmas[{i}]", s) for i, s in enumerate(sigmas)]
     if not sigmas:
         raise ValueError("sigmas must not be empty.")
+    x_clean = as_data_tensor("x_clean", x_clean)
+    x_noisy = as_data_tensor("x_noisy", x_noisy, width=x_clean.shape[1])
     scores = [psnr(gaussian_blur(x_noisy, image_shape, s), x_clean) for s in sigmas]
     return sigmas[max(range(len(sigmas)), key=scores.__getitem__)]
 
@@ -148,6 +150,15 @@ def format_table(table: Mapping[str, list], columns, *, header: str = "", digits
     return "\n".join(lines)
 
 
+def _weights(weights) -> torch.Tensor:
+    """A weight matrix (tensor, array or nested list) as a float32 CPU tensor, checked."""
+    if isinstance(weights, torch.Tensor) and weights.device.type != "meta":
+        weights = weights.detach().float().cpu()
+    elif isinstance(weights, (list, tuple)):
+        weights = torch.as_tensor(weights, dtype=torch.float32)
+    return as_data_tensor("weights", weights, allow_int=True)
+
+
 def filter_spread(weights, image_shape) -> torch.Tensor:
     """How spread out each filter is, in pixels: the energy-weighted spatial standard deviation
 
@@ -169,7 +180,7 @@ def filter_spread(weights, image_shape) -> torch.Tensor:
     -------
     torch.Tensor, shape (n_filters,)
     """
-    w = as_data_tensor("weights", torch.as_tensor(weights).detach().float().cpu())
+    w = _weights(weights)
     c, h, wd = _image_shape(image_shape, w.shape[1])
     energy = w.reshape(len(w), c, h, wd).pow(2).sum(1)
     energy = energy / energy.sum(dim=(1, 2), keepdim=True).clamp_min(1e-30)
@@ -196,7 +207,7 @@ def filter_roughness(weights, image_shape) -> torch.Tensor:
     -------
     torch.Tensor, shape (n_filters,)
     """
-    w = as_data_tensor("weights", torch.as_tensor(weights).detach().float().cpu())
+    w = _weights(weights)
     c, h, wd = _image_shape(image_shape, w.shape[1])
     images = w.reshape(len(w), c, h, wd)
     across = (images[..., :, 1:] - images[..., :, :-1]).pow(2).sum(dim=(1, 2, 3))
@@ -216,7 +227,9 @@ def masked_mse(x_hat, x, mask) -> float:
     """Mean squared error over the masked pixels only (``mask`` True), averaged over images:
     how well a model *inpaints* a hidden region. See chapter *Denoising autoencoders*."""
     x = as_data_tensor("x", x)
-    x_hat = as_data_tensor("x_hat", torch.as_tensor(x_hat).cpu(), width=x.shape[1])
+    if isinstance(x_hat, torch.Tensor) and x_hat.device.type != "meta":
+        x_hat = x_hat.cpu()
+    x_hat = as_data_tensor("x_hat", x_hat, width=x.shape[1])
     mask = _mask("mask", mask, x)
     per_image = ((x_hat - x).pow(2) * mask).sum(1) / mask.sum(1).clamp_min(1)
     return float(per_image[mask.any(1)].mean())
@@ -232,7 +245,7 @@ def mean_fill(x_masked, mask, mean_image) -> torch.Tensor:
 
 def _jacobians(encoder, x) -> torch.Tensor:
     fn, _ = _encoder_parts(encoder)
-    x = as_data_tensor("x", x)
+    x = as_data_tensor("x", x, width=getattr(encoder, "input_dim", None))
     device = next(encoder.parameters()).device if isinstance(encoder, torch.nn.Module) else x.device
     was_training = getattr(encoder, "training", False)
     if isinstance(encoder, torch.nn.Module):
@@ -308,7 +321,7 @@ def code_sensitivity(encoder, x, noise_std: float, *, n_draws: int = 8, seed: in
     noise_std = positive_float("noise_std", noise_std)
     n_draws = positive_int("n_draws", n_draws)
     fn, _ = _encoder_parts(encoder)
-    x = as_data_tensor("x", x)
+    x = as_data_tensor("x", x, width=getattr(encoder, "input_dim", None))
     generator = torch.Generator().manual_seed(seed)
     device = next(encoder.parameters()).device if isinstance(encoder, torch.nn.Module) else x.device
     with torch.no_grad():
@@ -328,7 +341,7 @@ def pair_sensitivity(encoder, x_a, x_b) -> torch.Tensor:
     of example. See chapter *Contractive autoencoders*.
     """
     fn, _ = _encoder_parts(encoder)
-    x_a = as_data_tensor("x_a", x_a)
+    x_a = as_data_tensor("x_a", x_a, width=getattr(encoder, "input_dim", None))
     x_b = as_data_tensor("x_b", x_b, width=x_a.shape[1])
     if len(x_a) != len(x_b):
         raise ValueError(f"x_a and x_b must have the same number of rows, got {len(x_a)} and {len(x_b)}.")

@@ -84,6 +84,13 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     return device
 
 
+def _as_device(device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' or 'mps'.") from err
+
+
 def scaled(cpu, accelerated, device: torch.device | str | None = None):
     """Pick a training budget: ``cpu`` on the CPU, ``accelerated`` on CUDA/MPS.
 
@@ -93,13 +100,13 @@ def scaled(cpu, accelerated, device: torch.device | str | None = None):
     >>> scaled(5, 50, "cpu")
     5
     """
-    device = pick_device() if device is None else torch.device(device)
+    device = pick_device() if device is None else _as_device(device)
     return cpu if device.type == "cpu" else accelerated
 
 
 def describe_device(device: torch.device | str | None = None) -> str:
     """A one-line human description of ``device`` (e.g. ``"cpu (2 threads)"``)."""
-    device = pick_device() if device is None else torch.device(device)
+    device = pick_device() if device is None else _as_device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "mps":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import as_data_tensor, positive_int
+from ._checks import as_data_tensor, positive_float, positive_int
 from .train import predict
 
 __all__ = [
@@ -26,7 +26,11 @@ __all__ = [
 
 def per_example_error(x_hat, x) -> torch.Tensor:
     """``‖x̂_i − x_i‖²`` for every row ``i``."""
-    return (torch.as_tensor(x_hat) - torch.as_tensor(x)).pow(2).sum(dim=1)
+    x = as_data_tensor("x", x)
+    x_hat = as_data_tensor("x_hat", x_hat, width=x.shape[1])
+    if len(x_hat) != len(x):
+        raise ValueError(f"x_hat has {len(x_hat)} rows but x has {len(x)}; pass one reconstruction per example.")
+    return (x_hat - x).pow(2).sum(dim=1)
 
 
 def reconstruction_error(model, x, *, batch_size: int = 4096) -> float:
@@ -66,7 +70,7 @@ def pca_reconstruct(x_train, x, k: int) -> torch.Tensor:
 
 def pca_reconstruction_error(x_train, x_test, k: int) -> float:
     """:func:`reconstruction_error` of a rank-``k`` PCA fitted on ``x_train``, evaluated on ``x_test``."""
-    x_test = as_data_tensor("x_test", x_test)
+    x_test = as_data_tensor("x_test", x_test, width=as_data_tensor("x_train", x_train).shape[1])
     return float(per_example_error(pca_reconstruct(x_train, x_test, k), x_test).mean())
 
 
@@ -75,8 +79,8 @@ def principal_angles(a, b) -> torch.Tensor:
 
     0° everywhere means the same subspace. Computed from the singular values of ``Q_aᵀ Q_b``.
     """
-    a = torch.as_tensor(a, dtype=torch.float64)
-    b = torch.as_tensor(b, dtype=torch.float64)
+    a = as_data_tensor("a", a, allow_int=True).double()
+    b = as_data_tensor("b", b, allow_int=True).double()
     if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must be d × k matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}.")
     qa, _ = torch.linalg.qr(a)
@@ -87,7 +91,9 @@ def principal_angles(a, b) -> torch.Tensor:
 
 def psnr(x_hat, x, max_value: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(max² / MSE)`` per image, averaged over images."""
-    x_hat, x = torch.as_tensor(x_hat, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
+    max_value = positive_float("max_value", max_value)
+    x_hat = as_data_tensor("x_hat", x_hat, allow_int=True).double()
+    x = as_data_tensor("x", x, allow_int=True).double()
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}.")
     mse = (x_hat - x).pow(2).reshape(len(x), -1).mean(1).clamp_min(1e-12)
@@ -100,9 +106,23 @@ def linear_probe_accuracy(z_train, y_train, z_test, y_test, *, max_iter: int = 1
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    _check_codes(z_train, y_train, z_test, y_test)
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
     clf.fit(np.asarray(z_train), np.asarray(y_train))
     return float(clf.score(np.asarray(z_test), np.asarray(y_test)))
+
+
+def _check_codes(z_train, y_train, z_test, y_test):
+    """Codes: finite 2-D rows of equal width; labels: one per row (the arrays pass on unchanged)."""
+    width = as_data_tensor("z_train", _detached(z_train), allow_int=True).shape[1]
+    as_data_tensor("z_test", _detached(z_test), width=width, allow_int=True)
+    for name, y, z in (("y_train", y_train, z_train), ("y_test", y_test, z_test)):
+        if np.ndim(y) != 1 or len(y) != len(z):
+            raise ValueError(f"{name} must hold one label per row of the codes ({len(z)}), got shape {np.shape(y)}.")
+
+
+def _detached(z):
+    return z.detach() if isinstance(z, torch.Tensor) and z.device.type != "meta" else z
 
 
 def knn_accuracy(z_train, y_train, z_test, y_test, *, n_neighbors: int = 10) -> float:
@@ -111,5 +131,6 @@ def knn_accuracy(z_train, y_train, z_test, y_test, *, n_neighbors: int = 10) -> 
     from sklearn.neighbors import KNeighborsClassifier
 
     n_neighbors = positive_int("n_neighbors", n_neighbors)
+    _check_codes(z_train, y_train, z_test, y_test)
     clf = KNeighborsClassifier(n_neighbors=n_neighbors).fit(np.asarray(z_train), np.asarray(y_train))
     return float(clf.score(np.asarray(z_test), np.asarray(y_test)))

@@ -33,7 +33,16 @@ def l1_activity(weight: float):
 
 
 def kl_bernoulli(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
-    """``KL(ρ ‖ ρ̂_j) = ρ log(ρ/ρ̂_j) + (1−ρ) log((1−ρ)/(1−ρ̂_j))`` for every unit ``j``."""
+    """``KL(ρ ‖ ρ̂_j) = ρ log(ρ/ρ̂_j) + (1−ρ) log((1−ρ)/(1−ρ̂_j))`` for every unit ``j``.
+
+    ``ρ`` must lie strictly inside (0, 1); ``ρ̂`` is clamped to ``[10⁻⁶, 1 − 10⁻⁶]`` (not
+    checked, since this runs on every mini-batch).
+    """
+    rho = nonnegative_float("rho", rho, maximum=1.0)
+    if not 0.0 < rho < 1.0:
+        raise ValueError(f"rho (the target activation ρ) must lie strictly between 0 and 1, got {rho}.")
+    if not isinstance(rho_hat, torch.Tensor):
+        raise TypeError(f"rho_hat must be a torch.Tensor of mean activations, got {type(rho_hat).__name__}.")
     rho_hat = rho_hat.clamp(1e-6, 1 - 1e-6)
     return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
 
@@ -156,6 +165,8 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
 
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"x must be a 2-D tensor (batch × features), got {getattr(x, 'shape', type(x))}.")
+    # Cheap checks only (no NaN scan): this runs on every mini-batch of a contractive fit.
+    _check_batch(x, getattr(fn, "input_dim", None))
 
     def one_row(row):
         return fn(row.unsqueeze(0)).squeeze(0)
@@ -184,6 +195,18 @@ def _describe(module, encoder) -> str:
     if isinstance(module, nn.Sequential):
         return " → ".join(type(m).__name__ for m in module) or "an empty Sequential"
     return type(module).__name__
+
+
+def _check_batch(x: torch.Tensor, width):
+    """Entry checks that need no device synchronisation (a NaN scan would)."""
+    if not torch.is_floating_point(x):
+        raise TypeError(f"x has dtype {x.dtype}; pass floats.")
+    if x.device.type == "meta":
+        raise ValueError("x is a 'meta' tensor (a shape without data); create it on 'cpu' or a real device.")
+    if x.shape[0] == 0:
+        raise ValueError("x is empty (0 rows); pass at least one example.")
+    if width is not None and x.shape[1] != width:
+        raise ValueError(f"x has {x.shape[1]} features per row but the encoder expects input_dim={width}.")
 
 
 def _draw_normal(shape, like: torch.Tensor, generator) -> torch.Tensor:
@@ -234,9 +257,10 @@ def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_
     n_projections = positive_int("n_projections", n_projections)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or not torch.is_floating_point(x):
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"x must be a 2-D float tensor (batch × input_dim), got {getattr(x, 'shape', type(x))}.")
     fn, module = _encoder_parts(encoder)
+    _check_batch(x, getattr(encoder, "input_dim", None))
 
     if method == "closed_form":
         structure = _one_layer_structure(module) if module is not None else None

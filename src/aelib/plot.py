@@ -11,13 +11,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ._checks import int_sequence, positive_float
+
 __all__ = ["book_style", "image_grid", "show_reconstructions", "show_filters", "latent_map", "loss_curves", "as_images"]
 
 
-def as_images(x, image_shape) -> np.ndarray:
-    """Rows of flattened pixels → ``(n, h, w)`` (grey) or ``(n, h, w, c)`` (colour) NumPy array."""
+def as_images(x, image_shape, *, name: str = "x") -> np.ndarray:
+    """Rows of flattened pixels → ``(n, h, w)`` (grey) or ``(n, h, w, c)`` (colour) NumPy array.
+
+    ``name`` is the argument named in error messages."""
+    shape = int_sequence("image_shape", image_shape, allow_empty=False)
+    if len(shape) != 3:
+        raise ValueError(f"image_shape must be (channels, height, width), got {tuple(image_shape)}.")
+    if isinstance(x, torch.Tensor) and x.device.type == "meta":
+        raise ValueError(f"{name} is a 'meta' tensor (a shape without data); create it on 'cpu'.")
     x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    c, h, w = image_shape
+    if not np.issubdtype(x.dtype, np.number) or x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array of pixel rows, got {x.dtype} of shape {x.shape}.")
+    c, h, w = shape
+    if x.shape[1] != c * h * w:
+        raise ValueError(f"{name} has rows of {x.shape[1]} pixels but image_shape {shape} needs {c * h * w}; "
+                         "pass the image_shape of the data (e.g. data.image_shape).")
     imgs = x.reshape(len(x), c, h, w)
     return imgs[:, 0] if c == 1 else imgs.transpose(0, 2, 3, 1)
 
@@ -38,7 +52,7 @@ def image_grid(images, image_shape, *, ncols: int | None = None, titles=None, su
     normalize_each : bool
         Scale each image to its own range (filters); otherwise pixels are shown in [0, 1].
     """
-    imgs = as_images(images, image_shape)
+    imgs = as_images(images, image_shape, name="images")
     n = len(imgs)
     ncols = ncols or min(n, 10)
     nrows = math.ceil(n / ncols)
@@ -70,9 +84,11 @@ def show_reconstructions(originals, reconstructions: dict, image_shape, *, n: in
     Row labels name each model; the caller's dict order is kept.
     """
     rows = {"original": originals, **dict(reconstructions)}
+    for label, x in rows.items():  # check every row before drawing any
+        as_images(x, image_shape, name="originals" if label == "original" else f"reconstructions[{label!r}]")
     fig, axes = plt.subplots(len(rows), n, figsize=(size * n + 1.2, size * len(rows)), squeeze=False)
     for r, (label, x) in enumerate(rows.items()):
-        imgs = as_images(x[:n], image_shape)
+        imgs = as_images(x[:n], image_shape, name=str(label))
         for c in range(n):
             ax = axes[r, c]
             ax.imshow(np.clip(imgs[c], 0, 1), cmap="gray", vmin=0, vmax=1)
@@ -86,16 +102,22 @@ def show_reconstructions(originals, reconstructions: dict, image_shape, *, n: in
 def show_filters(weights, image_shape, *, n: int = 32, ncols: int = 8, suptitle=None):
     """Rows of ``weights`` (e.g. the first encoder layer, ``(hidden, input_dim)``) as images,
     each on a diverging scale centred on zero."""
-    w = weights.detach().cpu() if isinstance(weights, torch.Tensor) else torch.as_tensor(weights)
+    w = weights.detach().cpu() if isinstance(weights, torch.Tensor) and weights.device.type != "meta" else weights
+    as_images(w, image_shape, name="weights")  # validates, naming the argument
     return image_grid(w[:n], image_shape, ncols=ncols, symmetric=True, suptitle=suptitle, size=0.9)
 
 
 def latent_map(codes, labels, class_names=None, *, ax=None, title="2-D latent space", max_points: int = 5000):
     """Scatter plot of 2-D codes coloured by class."""
+    for name, value in (("codes", codes), ("labels", labels)):
+        if isinstance(value, torch.Tensor) and value.device.type == "meta":
+            raise ValueError(f"{name} is a 'meta' tensor (a shape without data); create it on 'cpu'.")
     z = codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)
     y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"codes must have shape (n, 2), got {z.shape}.")
+    if y.shape != (len(z),):
+        raise ValueError(f"labels must hold one label per row of codes ({len(z)}), got shape {y.shape}.")
     z, y = z[:max_points], y[:max_points]
     fig = None
     if ax is None:
@@ -116,6 +138,8 @@ def latent_map(codes, labels, class_names=None, *, ax=None, title="2-D latent sp
 
 def loss_curves(histories: dict, *, ax=None, log: bool = False, title="Training curves"):
     """Train (solid) and validation (dashed) loss per epoch for several ``{label: History}``."""
+    if not isinstance(histories, dict):
+        raise TypeError(f"histories must be a dict {{label: History}}, got {type(histories).__name__}.")
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -138,6 +162,7 @@ def loss_curves(histories: dict, *, ax=None, log: bool = False, title="Training 
 
 def book_style(dpi: int = 80) -> None:
     """Matplotlib settings used by every chapter: modest resolution (small notebooks), readable fonts."""
+    dpi = positive_float("dpi", dpi)
     plt.rcParams.update({
         "figure.dpi": dpi,
         "savefig.dpi": dpi,

@@ -198,6 +198,15 @@ def end_to_end_pretrain(x, hidden_dims, *, activation="sigmoid", epochs: int = 5
     return Pretrained(copy.deepcopy(ae.encoder), [ae], [history])
 
 
+def _input_width(model) -> int | None:
+    """Input features of ``model`` when it starts with an ``nn.Linear`` (as every encoder built
+    here does), else ``None`` (unknown: not checked)."""
+    first = getattr(model, "body", model)
+    while isinstance(first, nn.Sequential) and len(first):
+        first = first[0]
+    return first.in_features if isinstance(first, nn.Linear) else getattr(model, "input_dim", None)
+
+
 def _width(body: nn.Module) -> int:
     linears = [m for m in body.modules() if isinstance(m, nn.Linear)]
     if not linears:
@@ -259,6 +268,7 @@ def fine_tune(model: Classifier, x, y, *, head_epochs: int = 5, full_epochs: int
         raise TypeError(f"model must be an aelib.pretrain.Classifier, got {type(model).__name__}.")
     head_epochs = positive_int("head_epochs", head_epochs, minimum=0)
     full_epochs = positive_int("full_epochs", full_epochs, minimum=0)
+    x = as_data_tensor("x", x, width=_input_width(model))
     common = dict(x_val=x_val, y_val=y_val, batch_size=batch_size, seed=seed, device=device, progress=progress)
     head_history = full_history = None
     if head_epochs:
@@ -278,7 +288,7 @@ def fine_tune(model: Classifier, x, y, *, head_epochs: int = 5, full_epochs: int
 
 def accuracy(model: nn.Module, x, y) -> float:
     """Fraction of rows of ``x`` whose arg-max logit is the label in ``y``."""
-    x = as_data_tensor("x", x)
+    x = as_data_tensor("x", x, width=_input_width(model))
     y = _labels("y", y, len(x))
     return float((predict(model, x).argmax(1) == y).float().mean())
 
@@ -292,7 +302,7 @@ def layer_gradient_norms(model: nn.Module, x, y) -> list[float]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    x = as_data_tensor("x", x)
+    x = as_data_tensor("x", x, width=_input_width(model))
     y = _labels("y", y, len(x))
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:

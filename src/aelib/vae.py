@@ -53,7 +53,15 @@ def _mlp_body(sizes, activation) -> nn.Sequential:
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """``KL(N(μ, diag σ²) ‖ N(0, I)) = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)``, one value per row (nats)."""
+    """``KL(N(μ, diag σ²) ‖ N(0, I)) = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)``, one value per row (nats).
+
+    Shapes and types are checked; values are not (no NaN scan: this runs on every mini-batch).
+    """
+    for name, value in (("mu", mu), ("logvar", logvar)):
+        if not isinstance(value, torch.Tensor) or not torch.is_floating_point(value):
+            raise TypeError(f"{name} must be a floating torch.Tensor, got {getattr(value, 'dtype', type(value).__name__)}.")
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}.")
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
 
