@@ -71,10 +71,10 @@ def is_local_url(url: str, origin: str) -> bool:
     return url == origin or url.startswith(origin.rstrip("/") + "/")
 
 
-def screenshot_name(page: str, suffix: str = "") -> str:
+def screenshot_name(page: str, suffix: str = "", ext: str = "png") -> str:
     """File name for a page's screenshot: ``book/02_sparse.html`` -> ``book__02_sparse.png``."""
     stem = page[:-5] if page.endswith(".html") else page
-    return stem.replace("/", "__") + (f"_{suffix}" if suffix else "") + ".png"
+    return stem.replace("/", "__") + (f"_{suffix}" if suffix else "") + f".{ext}"
 
 
 def source_notebook(html_root: Path, page: str) -> str | None:
@@ -357,7 +357,9 @@ def check_page(context, origin: str, html_root: Path, page_name: str, shots: Pat
             page.wait_for_load_state("networkidle", timeout=timeout_ms)
         except Exception:
             result.problems.append("network did not go idle")
-        page.screenshot(path=str(shots / screenshot_name(page_name)), full_page=True)
+        # Whole page as the reader first sees it (JPEG: a long chapter encodes twice as fast).
+        page.screenshot(path=str(shots / screenshot_name(page_name, ext="jpg")), full_page=True,
+                        type="jpeg", quality=70)
         check_sliders(page, result, shots, timeout_ms)
         check_solutions(page, result)
         notebook = source_notebook(html_root, page_name)

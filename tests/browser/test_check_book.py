@@ -30,6 +30,7 @@ def test_is_local_url_allows_only_the_served_origin():
 def test_screenshot_name_flattens_folders():
     assert cb.screenshot_name("book/02_sparse.html") == "book__02_sparse.png"
     assert cb.screenshot_name("index.html", "slider1_before") == "index_slider1_before.png"
+    assert cb.screenshot_name("book/glossary.html", ext="jpg") == "book__glossary.jpg"
 
 
 def test_source_notebook_only_for_notebook_pages(tmp_path):
