@@ -176,7 +176,7 @@ def check_widgets(page, result: PageResult, timeout_ms: int) -> None:
     if page.locator(WIDGET_STATE).count() == 0 and n_views == 0:
         return
     # The HTML manager renders each view into a .widget-subarea inserted before its <script>.
-    if not _wait(page, f"n => document.querySelectorAll('.widget-subarea > *').length >= n", timeout_ms, n_views):
+    if not _wait(page, "n => document.querySelectorAll('.widget-subarea > *').length >= n", timeout_ms, n_views):
         rendered = page.locator(".widget-subarea > *").count()
         result.problems.append(f"only {rendered} of {n_views} widget views rendered (widget manager not working?)")
     result.stats["widgets"] = n_views
