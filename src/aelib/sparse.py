@@ -39,6 +39,7 @@ __all__ = [
     "zca_whitening",
     "energy_support",
     "orientation_coherence",
+    "sparsity_frame",
 ]
 
 _METHODS = ("fista", "ista")
@@ -416,8 +417,9 @@ class DictionaryLearningResult:
     codes : torch.Tensor, shape (n_examples, n_atoms)
         Sparse codes of the training examples under the final dictionary.
     objective_history : list of float
-        ``J(S, D)`` after the initial coding and after every iteration (on the whole data set
-        for full-batch learning; on the current mini-batch otherwise).
+        ``n_iter + 1`` values. Full batch: ``J(S, D)`` on all examples after the initial coding
+        and after every iteration. Mini-batch: ``J`` of each iteration's batch (coded with the
+        current dictionary, before its update), then ``J`` on all examples at the end.
     sparsity_weight, frobenius_weight : float
     atom_norm : str
     seconds : float
@@ -449,7 +451,7 @@ class DictionaryLearningResult:
 def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 30, atom_norm: str = "unit",
                      frobenius_weight: float = 0.0, batch_size: int | None = None, seed: int = 0,
                      method: str = "fista", max_iter: int = 200, tol: float = 1e-4, init=None,
-                     forget: float = 0.9) -> DictionaryLearningResult:
+                     forget: float = 0.7) -> DictionaryLearningResult:
     """Learn a dictionary by alternating sparse coding and dictionary updates.
 
     Minimises :func:`dictionary_objective`
@@ -468,7 +470,8 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
 
     With ``batch_size`` set, each iteration codes a random mini-batch and updates ``D`` from
     running statistics ``A = Σ sᵀs``, ``B = Σ sᵀx`` that decay by ``forget`` per iteration
-    (online dictionary learning); the history then holds mini-batch objectives, which fluctuate.
+    (online dictionary learning); the history then holds mini-batch objectives, which fluctuate,
+    and finally the objective of all examples under the final dictionary.
 
     See chapter *Sparse coding and sparse autoencoders*, section *Learning the dictionary*.
 
@@ -492,7 +495,10 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
     init : torch.Tensor, shape (n_atoms, n_features), optional
         Initial dictionary (default: ``n_atoms`` random examples, scaled to unit norm).
     forget : float
-        Decay of the running statistics in mini-batch mode, in ``[0, 1)``.
+        Decay of the running statistics in mini-batch mode, in ``[0, 1)``. A short memory (the
+        default 0.7 remembers about three batches) lets atoms move away from their random
+        starting examples quickly; on 8×8 image patches 0.7 gave cleaner atoms in 200
+        iterations than 0.9 or 0.99.
 
     Returns
     -------
@@ -537,8 +543,10 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
 
     everyone = torch.arange(x.shape[0], device=x.device)
     codes = torch.zeros(x.shape[0], n_atoms, dtype=x.dtype, device=x.device)
-    codes = code(everyone, dictionary, codes)
-    history = [objective(everyone, codes, dictionary)]
+    history = []
+    if batch_size is None:
+        codes = code(everyone, dictionary, codes)
+        history.append(objective(everyone, codes, dictionary))
     running, count = None, 0.0
     for _ in range(n_iter):
         if batch_size is None:
@@ -546,6 +554,7 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
         else:
             rows = torch.randperm(x.shape[0], generator=generator)[:batch_size].to(x.device)
             codes[rows] = code(rows, dictionary, codes[rows])
+            history.append(objective(rows, codes[rows], dictionary))  # this batch, before the update
             batch = _update_statistics(codes[rows], x[rows])
             running = batch if running is None else tuple(forget * r + b for r, b in zip(running, batch))
             count = forget * count + batch_size  # how many examples the decayed statistics stand for
@@ -557,10 +566,9 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
         if batch_size is None:
             codes = code(everyone, dictionary, codes)
             history.append(objective(everyone, codes, dictionary))
-        else:  # the batch's objective under the updated dictionary, before it is re-coded
-            history.append(objective(rows, codes[rows], dictionary))
     if batch_size is not None:  # final codes of every example under the final dictionary
         codes = code(everyone, dictionary, codes)
+        history.append(objective(everyone, codes, dictionary))
     return DictionaryLearningResult(dictionary, codes, history, lam, atom_norm, gamma, time.perf_counter() - start)
 
 
@@ -719,3 +727,65 @@ def orientation_coherence(atoms, patch_shape) -> torch.Tensor:
     if (trace == 0).any():
         raise ValueError("atoms contains a constant patch (no gradient); its orientation is undefined.")
     return torch.sqrt((txx - tyy).pow(2) + 4 * txy.pow(2)) / trace
+
+
+# --------------------------------------------------------------------------- figure
+
+
+def sparsity_frame(x, codes, dictionary, sweep: dict, sparsity_weight: float, patch_shape, *, n_show: int = 6):
+    """One picture of sparse coding at one ``λ``: the error/sparsity trade-off, patches, one code.
+
+    Used for the ``λ`` slider of chapter *Sparse coding and sparse autoencoders*.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n, h·w)
+        Patches; the first ``n_show`` are drawn.
+    codes : torch.Tensor, shape (n, n_atoms)
+        Their codes at ``sparsity_weight``.
+    dictionary : torch.Tensor, shape (n_atoms, h·w)
+    sweep : dict
+        ``{"sparsity_weight": [...], "active": [...], "error": [...]}``: mean number of non-zero
+        coefficients per patch and relative squared error for every ``λ`` of a sweep (the curve).
+    sparsity_weight : float
+        The ``λ`` of ``codes`` (circled on the curve).
+    patch_shape : (h, w)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    x = as_data_tensor("x", x).detach().cpu()
+    codes = codes.detach().cpu()
+    reconstruction = (codes @ dictionary.detach().cpu().to(codes.dtype)).float()
+    active = float((codes != 0).sum(dim=1).float().mean())
+    error = float((x - reconstruction).pow(2).sum() / x.pow(2).sum())
+    fig = plt.figure(figsize=(10, 2.8), layout="constrained")
+    left, middle, right = fig.subfigures(1, 3, width_ratios=[1.3, 1.5, 1.2])
+    ax = left.subplots()
+    ax.plot(sweep["active"], sweep["error"], "o-", color="0.6", markersize=3)
+    ax.plot([active], [error], "o", markersize=10, markerfacecolor="none", markeredgecolor="C3", markeredgewidth=2)
+    ax.set_xlabel("non-zero coefficients per patch")
+    ax.set_ylabel("relative squared error")
+    ax.set_title(f"λ = {sparsity_weight:g}: {active:.1f} atoms, error {error:.3f}", fontsize=9)
+    lim = float(x[:n_show].abs().max())
+    axes = middle.subplots(2, n_show)
+    for i in range(n_show):
+        for row, image in enumerate((x[i], reconstruction[i])):
+            axes[row, i].imshow(image.reshape(patch_shape), cmap="gray", vmin=-lim, vmax=lim)
+            axes[row, i].set_xticks([])
+            axes[row, i].set_yticks([])
+    axes[0, 0].set_ylabel("patch", fontsize=8)
+    axes[1, 0].set_ylabel("rebuilt", fontsize=8)
+    middle.suptitle("patches and reconstructions", fontsize=9)
+    ax = right.subplots()
+    used = codes[0].nonzero().flatten()
+    ax.axhline(0, color="0.6", linewidth=0.8)  # every atom off the stems has a code of exactly 0
+    if len(used):
+        ax.stem(used.numpy(), codes[0, used].numpy(), markerfmt=".", basefmt=" ")
+    ax.set_xlim(-1, codes.shape[1])
+    ax.set_xlabel("atom k")
+    ax.set_ylabel("$s_k$ (first patch)")
+    return fig
