@@ -122,6 +122,13 @@ def test_seeded_construction_leaves_the_global_rng_alone():
     torch.testing.assert_close(_flat(pretrain.make_encoder(5, (4,), seed=1)), _flat(pretrain.make_encoder(5, (4,), seed=1)))
 
 
+def test_classifier_head_follows_the_body():
+    body = pretrain.make_encoder(5, (4,), seed=0).double()
+    model = pretrain.Classifier(body, 3, seed=0)
+    assert model.head.weight.dtype == torch.float64
+    assert model(torch.rand(2, 5, dtype=torch.float64)).shape == (2, 3)
+
+
 def test_layer_gradient_norms_match_autograd_by_hand():
     x, y = _data()
     model = pretrain.Classifier(pretrain.make_encoder(12, (8, 6), seed=0), 4, seed=0)

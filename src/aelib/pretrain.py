@@ -237,6 +237,9 @@ class Classifier(nn.Module):
         self.body = body
         with _seeded(seed):
             self.head = nn.Linear(width, n_classes)
+        anchor = next(body.parameters(), None)
+        if anchor is not None:  # live where the (possibly pretrained, possibly GPU) body lives
+            self.head.to(device=anchor.device, dtype=anchor.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
