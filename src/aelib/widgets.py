@@ -345,10 +345,10 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
     if retrain_range is not None:
         hint += f" in [{retrain_range[0]}, {retrain_range[1]}]"
     box.value_box = widgets.Text(description=f"custom {description}", placeholder=hint,
-                                 style={"description_width": "initial"}, layout=widgets.Layout(width="260px"))
+                                 style={"description_width": "initial"}, layout=widgets.Layout(width="340px"))
     box.retrain_button = widgets.Button(description="Retrain", icon="refresh",
                                         tooltip="Train a new model at this value (needs a running kernel)")
-    box.status = widgets.HTML("<i>Needs a running kernel (JupyterLab): type a value, press Retrain.</i>")
+    box.status = widgets.HTML("<i>Retraining needs a running kernel.</i>")
     box.output = widgets.Output()
 
     def on_retrain(button) -> bool:
