@@ -137,6 +137,26 @@ def test_estimator_variance_falls_with_projections():
     assert ((ratio > 8) & (ratio < 32)).all(), ratio  # 16 in expectation
 
 
+def test_estimator_wide_output_uses_input_projections_and_is_unbiased():
+    torch.manual_seed(0)
+    wide = nn.Sequential(nn.Linear(4, 9), nn.Tanh()).double()   # more outputs than inputs: forward mode
+    x = data(n=2, d=4)
+    exact = jacobian_frobenius_sq(wide, x).detach()
+    draws = 4000
+    single = jacobian_frobenius_sq(wide, x.repeat(draws, 1), method="estimator",
+                                   generator=torch.Generator().manual_seed(3)).detach().reshape(draws, 2)
+    assert ((single.mean(0) - exact).abs() < 4 * single.std(0) / math.sqrt(draws)).all()
+
+
+def test_estimator_works_under_no_grad_and_for_constant_codes():
+    enc, x = deep_encoder(), data()
+    with torch.no_grad():
+        value = jacobian_frobenius_sq(enc, x, method="estimator", generator=torch.Generator().manual_seed(0))
+    assert value.shape == (6,) and (value > 0).all()
+    constant = jacobian_frobenius_sq(lambda r: torch.ones(len(r), 3, dtype=r.dtype), x, method="estimator")
+    assert torch.equal(constant, torch.zeros(6, dtype=x.dtype))
+
+
 def test_estimator_reproducible_with_generator():
     enc, x = deep_encoder(), data()
     a = jacobian_frobenius_sq(enc, x, method="estimator", n_projections=3, generator=torch.Generator().manual_seed(5))

@@ -229,8 +229,10 @@ def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_
         backward passes). ``"closed_form"``: for a one-layer encoder ``h = s(W x + b)``,
         ``‖J‖²_F = Σ_j s'(a_j)² ‖W_j‖²`` (``s' = h(1−h)`` for a sigmoid); raises ``ValueError``
         for other encoders. ``"estimator"``: the unbiased random-projection estimate
-        ``(1/P) Σ_p ‖J v_p‖²`` with ``v_p ~ N(0, I)``, computed by forward-mode differentiation
-        (one Jacobian-vector product per projection, about the cost of a forward pass).
+        ``(1/P) Σ_p ‖Jᵀ u_p‖²`` with ``u_p ~ N(0, I)`` in code space — one vector-Jacobian
+        product (a backward pass) per projection — or, when the output is wider than the input,
+        ``(1/P) Σ_p ‖J v_p‖²`` with ``v_p ~ N(0, I)`` in input space by forward mode. Both have
+        mean ``‖J‖²_F`` and variance ``2 Σ_k s_k⁴ / P`` (``s_k`` the singular values of ``J``).
     n_projections : int
         ``P`` for the estimator; its variance falls as ``1/P``.
     generator : torch.Generator, optional
@@ -278,17 +280,32 @@ def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_
     if method == "exact":
         return batch_jacobian(fn, x).pow(2).sum(dim=(1, 2))
 
-    # Estimator: E_v ‖J v‖² = vᵀ JᵀJ v averaged = tr(JᵀJ) = ‖J‖²_F for v ~ N(0, I).
-    from torch.func import jvp
-
+    # Estimator. For a standard normal vector, E‖J v‖² = tr(JᵀJ) and E‖Jᵀu‖² = tr(JJᵀ), both
+    # ‖J‖²_F with the same variance 2 Σ s_k⁴. Project on the smaller side: for an encoder
+    # (k ≤ d) a vector-Jacobian product Jᵀu is one ordinary backward pass, cheaper in torch than
+    # forward mode; for a wide output, a Jacobian-vector product J v in forward mode.
     x_rep = x.repeat(n_projections, 1) if n_projections > 1 else x
-    directions = _draw_normal(x_rep.shape, x, generator)
-    with warnings.catch_warnings():
-        # torch loads its forward-mode rules on first use through the deprecated torch.jit.script;
-        # the warning is about torch's internals, not about this call.
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning)
-        _, jv = jvp(fn, (x_rep,), (directions,))
-    return jv.pow(2).sum(dim=1).reshape(n_projections, x.shape[0]).mean(dim=0)
+    with torch.enable_grad():
+        inputs = x_rep if x_rep.requires_grad else x_rep.detach().requires_grad_(True)
+        codes = fn(inputs)
+        if codes.shape[1] <= x.shape[1]:
+            directions = _draw_normal(codes.shape, codes, generator)
+            projected = None
+            if codes.requires_grad:  # otherwise the codes do not depend on x at all
+                # create_graph: the result must itself be differentiable (double backward).
+                (projected,) = torch.autograd.grad(codes, inputs, directions, create_graph=True, allow_unused=True)
+            if projected is None:
+                projected = torch.zeros_like(x_rep)
+    if codes.shape[1] > x.shape[1]:
+        from torch.func import jvp
+
+        directions = _draw_normal(x_rep.shape, x, generator)
+        with warnings.catch_warnings():
+            # torch loads its forward-mode rules on first use through the deprecated
+            # torch.jit.script; the warning is about torch's internals, not about this call.
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning)
+            _, projected = jvp(fn, (x_rep,), (directions,))
+    return projected.pow(2).sum(dim=1).reshape(n_projections, x.shape[0]).mean(dim=0)
 
 
 def contractive(weight: float, method: str = "exact", n_projections: int = 1,
