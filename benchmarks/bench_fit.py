@@ -41,7 +41,7 @@ def hand_written_loop(model, x, epochs, batch_size, lr, seed):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def matmul_gflops(n=1024, repeats=10):

@@ -64,6 +64,9 @@ def test_missing_and_failing_benchmarks_are_noted_not_fatal(tmp_path, monkeypatc
     assert text.splitlines()[2].startswith("Machine: ") and " cores · torch " in text
     assert run_all.main(["--only", "ok", "--output", str(out)]) == 0
     assert "Missing one" not in out.read_text()
+    monkeypatch.setattr(run_all, "DEFAULT_OUTPUT", tmp_path / "default.md")
+    assert run_all.main(["--only", "ok"]) == 0
+    assert not (tmp_path / "default.md").exists()  # a partial run leaves the full table alone
 
 
 def test_busy_machine_is_flagged_in_the_machine_line():
