@@ -42,7 +42,7 @@ __all__ = [
     "sparsity_frame",
 ]
 
-_METHODS = ("fista", "ista")
+_METHODS = ("greedy", "fista", "ista")
 _ATOM_NORMS = ("unit", "frobenius")
 
 
@@ -165,8 +165,8 @@ def lipschitz_constant(dictionary) -> float:
     ISTA and FISTA take gradient steps of size ``1/L``.
     """
     dictionary = as_data_tensor("dictionary", dictionary)
-    gram = dictionary.double() @ dictionary.double().T
-    return float(torch.linalg.eigvalsh(gram)[-1])
+    # λ_max(D Dᵀ) = σ_max(D)²; the singular values of the thin K × d matrix cost a tenth of eigh(D Dᵀ).
+    return float(torch.linalg.svdvals(dictionary.double())[0]) ** 2
 
 
 def coding_objective(x, codes, dictionary, sparsity_weight) -> torch.Tensor:
@@ -188,21 +188,31 @@ def _codes(name, codes, x, dictionary) -> torch.Tensor:
     return codes.to(device=x.device, dtype=x.dtype)
 
 
-def sparse_encode(x, dictionary, sparsity_weight, method: str = "fista", *, max_iter: int = 1000,
+def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max_iter: int = 1000,
                   tol: float = 1e-4, init=None, return_objective: bool = False):
-    """Sparse codes of all rows of ``x`` at once by ISTA or FISTA (batched matrix operations).
+    """Sparse codes of all rows of ``x`` at once by ISTA, FISTA or greedy FISTA (batched matrix operations).
 
     Every example ``x_i`` (a row) gets the code ``s_i`` (a row) that minimises
 
     .. math:: \\tfrac12 \\lVert x_i - s_i D \\rVert_2^2 + \\lambda \\lVert s_i \\rVert_1 ,
 
     with ``λ = sparsity_weight``. Each iteration is a gradient step of size ``1/L`` on the
-    quadratic term, ``L = λ_max(D Dᵀ)``, followed by :func:`soft_threshold` at ``λ/L``
-    (ISTA); FISTA adds Nesterov momentum (Beck & Teboulle, 2009), restarted per example when
-    the momentum points uphill. An example is finished when the relative change of its code,
-    ``‖s_i^{k+1} − s_i^k‖ / ‖s_i^{k+1}‖``, falls below ``tol`` (checked every 5 iterations;
-    finished examples leave the batch, so the work shrinks as codes converge); the call returns
-    when the largest relative change over the batch is below ``tol``, or after ``max_iter``.
+    quadratic term, ``L = λ_max(D Dᵀ)``, followed by :func:`soft_threshold` at ``λ/L``, taken
+    from an extrapolated point ``y = s^k + β_k (s^k − s^{k−1})``:
+
+    * ``"ista"``: ``β_k = 0`` (plain proximal gradient, error ``O(1/k)``);
+    * ``"fista"``: ``β_k = (t_{k−1} − 1)/t_k`` (Beck & Teboulle, 2009; error ``O(1/k²)``);
+    * ``"greedy"`` (default): ``β_k = 1`` — greedy FISTA (Liang, Luo & Schönlieb, 2022) at step
+      ``1/L``, with the momentum also dropped whenever a step is longer than the first one (their
+      safeguard). On image patches it needs about a quarter fewer iterations than FISTA for the
+      same objective, at the same cost per iteration.
+
+    Both momentum methods restart per example when the momentum points uphill (O'Donoghue &
+    Candès, 2015). Examples with ``max_k |x_i · d_k| ≤ λ`` have the exact solution ``s_i = 0``
+    (the optimality condition at zero) and are not iterated. An example is finished when the
+    relative change of its code, ``‖s_i^{k+1} − s_i^k‖ / ‖s_i^{k+1}‖``, falls below ``tol``
+    (checked every 5 iterations; finished examples leave the batch, so the work shrinks as codes
+    converge); the call returns when every example has finished, or after ``max_iter``.
 
     **Relation to scikit-learn.** :class:`sklearn.linear_model.Lasso` minimises
     ``(1/(2·n_samples))‖y − Xw‖² + α‖w‖₁``. Coding one example is that problem with
@@ -220,7 +230,7 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "fista", *, max_
     sparsity_weight : float
         ``λ ≥ 0``. ``λ = 0`` is least squares; every code is exactly zero once
         ``λ ≥ max_k |x_i · d_k|`` (the optimality condition at ``s = 0``).
-    method : {"fista", "ista"}
+    method : {"greedy", "fista", "ista"}
     max_iter : int
     tol : float
         Relative-change tolerance (``1e-4`` puts the objective within about ``1e-6`` of its
@@ -255,63 +265,139 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "fista", *, max_
     codes = (torch.zeros(x.shape[0], dictionary.shape[0], dtype=x.dtype, device=x.device) if init is None
              else _codes("init", init, x, dictionary).clone())
     gram = dictionary @ dictionary.T
-    lipschitz = float(torch.linalg.eigvalsh(gram.double())[-1])
+    lipschitz = lipschitz_constant(dictionary)
     if not lipschitz > 0:
         raise ValueError("dictionary is all zeros; sparse coding needs at least one non-zero atom.")
     step = 1.0 / lipschitz
-    # One proximal-gradient step is y ↦ S_{λ/L}(y (I − G/L) + x Dᵀ/L): one matmul per iteration.
-    transition = torch.eye(gram.shape[0], dtype=x.dtype, device=x.device) - step * gram
-    offset = step * (x @ dictionary.T)
-    codes = _iterate(codes, transition, offset, lam * step, method == "fista", max_iter, tol)
+    correlation = x @ dictionary.T
+    # Screening: s_i = 0 is optimal exactly when every |x_i · d_k| ≤ λ.
+    rows = torch.nonzero(correlation.abs().amax(dim=1) > lam).squeeze(1) if lam > 0 else None
+    if rows is not None and len(rows) < x.shape[0]:
+        codes, working = torch.zeros_like(codes), codes[rows]
+    else:
+        rows, working = None, codes
+    if working.shape[0]:
+        # One proximal-gradient step is y ↦ S_{λ/L}(y (I − G/L) + x Dᵀ/L): one matmul per iteration.
+        transition = torch.eye(gram.shape[0], dtype=x.dtype, device=x.device) - step * gram
+        offset = step * (correlation if rows is None else correlation[rows])
+        working = _iterate(working, transition, offset, lam * step, method, max_iter, tol)
+    if rows is None:
+        codes = working
+    else:
+        codes[rows] = working
     if return_objective:
         return codes, coding_objective(x, codes, dictionary, lam)
     return codes
 
 
-#: Convergence is checked (and finished examples are set aside) every this many iterations: the
-#: check costs about as much as the iteration's element-wise work, so doing it every time is wasteful.
+#: Convergence is checked every this many iterations: the check costs about as much as the
+#: iteration's element-wise work, so doing it every time is wasteful.
 _CHECK_EVERY = 5
+#: Finished examples are set aside once they are at least this fraction of the working set:
+#: compacting the working set copies it, which is only worth it when it shrinks noticeably.
+_COMPACT_AT = 0.125
+#: On the CPU, once the working set has fewer entries than this, the iterations run on one thread:
+#: each element-wise op on a small matrix then costs less than waking a second OpenMP thread
+#: (measured on 2 cores with OMP_WAIT_POLICY=PASSIVE: 0.22 ms instead of 0.56 ms per iteration at
+#: 500 rows; the slow tail of a batch runs many such iterations).
+_SERIAL_BELOW = 200_000
 
 
-def _iterate(codes, transition, offset, threshold, accelerate, max_iter, tol):
-    """Proximal-gradient iterations on all rows at once.
+class _SerialTail:
+    """Switch torch to one thread on demand (``go_serial`` may be called repeatedly); restore on exit."""
+
+    def __init__(self):
+        self.saved = None
+
+    def go_serial(self):
+        if self.saved is None and torch.get_num_threads() > 1:
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            torch.set_num_threads(self.saved)
+            self.saved = None
+        return False
+
+
+def _iterate(codes, transition, offset, threshold, method, max_iter, tol):
+    """Run :func:`_iterate_rows`, restoring torch's thread count if the tail went serial."""
+    with _SerialTail() as serial:
+        return _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, serial)
+
+
+def _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, serial):
+    """Proximal-gradient iterations on all rows at once (see :func:`sparse_encode`).
 
     Examples converge at different speeds (the slowest needs several times more iterations than
     the median), so every ``_CHECK_EVERY`` iterations the rows whose relative change is below
-    ``tol`` are written to the output and dropped from the working set: later iterations
-    multiply smaller matrices.
+    ``tol`` are written to the output and, once they are a noticeable part of the batch, dropped
+    from the working set: later iterations multiply smaller matrices.
+
+    The working set lives in preallocated buffers, compacted to their first ``m`` rows, and every
+    large intermediate is written in place (``out=``): fresh multi-megabyte tensors in each of
+    hundreds of iterations cost page faults that measured as a third of the run time.
     """
+    n = codes.shape[0]
     result = codes.clone()
-    active = torch.arange(codes.shape[0], device=codes.device)
+    active = torch.arange(n, device=codes.device)
     tiny = torch.finfo(codes.dtype).tiny
-    momentum_point = codes
-    t = torch.ones(codes.shape[0], 1, dtype=codes.dtype, device=codes.device)
+    codes, new = codes.clone(), torch.empty_like(codes)   # s^k and s^{k+1}, swapped every iteration
+    change, last_change = torch.empty_like(codes), torch.zeros_like(codes)   # Δ_{k+1}, Δ_k
+    point = codes.clone()                                  # y^k = s^k + β_k Δ_k, where the step starts
+    offset = offset.clone()
+    beta = torch.zeros(n, dtype=codes.dtype, device=codes.device)      # β_k per example
+    t = torch.ones(n, dtype=codes.dtype, device=codes.device)          # FISTA's t_k
+    first_step = torch.zeros(n, dtype=codes.dtype, device=codes.device)  # greedy's safeguard ‖Δ_1‖
+    m = n
     for iteration in range(1, max_iter + 1):
-        z = torch.addmm(offset, momentum_point, transition)
-        new = F.softshrink(z, threshold) if threshold > 0 else z  # = soft_threshold(z, threshold)
-        change = new - codes
-        if accelerate:
-            # Gradient-based adaptive restart (O'Donoghue & Candès, 2015), one decision per example:
-            # when the step just taken opposes the momentum, drop the momentum.
-            uphill = ((momentum_point - new) * change).sum(dim=1, keepdim=True) > 0
-            t = torch.where(uphill, 1.0, t)
-            t_next = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
-            momentum_point = torch.addcmul(new, change, (t - 1.0) / t_next)
-            t = t_next
-        else:
-            momentum_point = new
-        codes = new
+        start = codes if method == "ista" else point
+        torch.addmm(offset[:m], start[:m], transition, out=new[:m])
+        if threshold > 0:  # = soft_threshold(z, threshold), in place
+            torch.ops.aten.softshrink.out(new[:m], threshold, out=new[:m])
+        torch.sub(new[:m], codes[:m], out=change[:m])
+        step_norm = None
+        if method != "ista":
+            # Gradient-based adaptive restart, one decision per example: drop the momentum when the
+            # step just taken opposes it, ⟨y^k − s^{k+1}, Δ_{k+1}⟩ > 0. With y^k = s^k + β_k Δ_k that
+            # inner product is β_k⟨Δ_k, Δ_{k+1}⟩ − ‖Δ_{k+1}‖²: no extra pass over y^k.
+            step_norm = torch.linalg.vector_norm(change[:m], dim=1)
+            squared = step_norm * step_norm
+            uphill = beta[:m] * torch.linalg.vecdot(last_change[:m], change[:m]) > squared
+            if method == "fista":
+                t_now = torch.where(uphill, 1.0, t[:m])
+                t_next = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t_now * t_now))
+                beta[:m] = (t_now - 1.0) / t_next
+                t[:m] = t_next
+            else:  # greedy: β = 1, dropped also when a step is longer than the first one
+                if iteration == 1:
+                    first_step[:m] = step_norm
+                beta[:m] = (~uphill & (step_norm <= first_step[:m])).to(codes.dtype)
+            torch.addcmul(new[:m], change[:m], beta[:m].unsqueeze(1), out=point[:m])
+            change, last_change = last_change, change
+        codes, new = new, codes
         if tol > 0 and iteration % _CHECK_EVERY == 0:
-            relative = change.norm(dim=1) / new.norm(dim=1).clamp_min(tiny)
-            done = relative <= tol
-            if bool(done.any()):
-                result[active[done]] = codes[done]
-                keep = ~done
-                if not bool(keep.any()):
-                    return result
-                active, codes, momentum_point = active[keep], codes[keep], momentum_point[keep]
-                t, offset = t[keep], offset[keep]
-    result[active] = codes
+            if step_norm is None:
+                step_norm = torch.linalg.vector_norm(change[:m], dim=1)
+            done = step_norm <= tol * torch.linalg.vector_norm(codes[:m], dim=1).clamp_min(tiny)
+            n_done = int(done.sum())
+            if n_done == m:
+                result[active] = codes[:m]
+                return result
+            if n_done >= _COMPACT_AT * m:
+                result[active[done]] = codes[:m][done]
+                keep = torch.nonzero(~done).squeeze(1)
+                active = active[keep]
+                for buffer in (codes, point, offset, last_change, beta, t, first_step):
+                    buffer[: len(keep)] = buffer[:m][keep]
+                m = len(keep)
+                if m * codes.shape[1] < _SERIAL_BELOW and codes.device.type == "cpu":
+                    serial.go_serial()
+    result[active] = codes[:m]
     return result
 
 
@@ -450,7 +536,7 @@ class DictionaryLearningResult:
 
 def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 30, atom_norm: str = "unit",
                      frobenius_weight: float = 0.0, batch_size: int | None = None, seed: int = 0,
-                     method: str = "fista", max_iter: int = 200, tol: float = 1e-4, init=None,
+                     method: str = "greedy", max_iter: int = 200, tol: float = 1e-4, init=None,
                      forget: float = 0.7) -> DictionaryLearningResult:
     """Learn a dictionary by alternating sparse coding and dictionary updates.
 
