@@ -383,3 +383,22 @@ def test_thread_count_is_restored_after_a_serial_tail():
         assert torch.isfinite(codes).all()
     finally:
         torch.set_num_threads(before)
+
+
+def test_sparsity_frame_draws_the_code_of_the_patch_with_most_contrast():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = torch.Generator().manual_seed(0)
+    dictionary = torch.randn(20, 16, generator=g)
+    dictionary /= dictionary.norm(dim=1, keepdim=True)
+    x = torch.randn(8, 16, generator=g) * torch.tensor([0.01, 0.01, 3.0, 0.01, 0.01, 0.01, 1, 1]).unsqueeze(1)
+    codes = sparse.sparse_encode(x, dictionary, 0.2)
+    assert torch.count_nonzero(codes[0]) == 0 < torch.count_nonzero(codes[2])  # the first patch is flat
+    sweep = {"active": [1.0, 2.0], "error": [0.5, 0.2]}
+    fig = sparse.sparsity_frame(x, codes, dictionary, sweep, 0.2, (4, 4))
+    code_axes = fig.subfigs[2].axes[0]
+    assert code_axes.get_title() == f"{int(torch.count_nonzero(codes[2]))} non-zero coefficients"
+    plt.close(fig)

@@ -821,6 +821,8 @@ def orientation_coherence(atoms, patch_shape) -> torch.Tensor:
 def sparsity_frame(x, codes, dictionary, sweep: dict, sparsity_weight: float, patch_shape, *, n_show: int = 6):
     """One picture of sparse coding at one ``λ``: the error/sparsity trade-off, patches, one code.
 
+    The code drawn on the right is that of the shown patch with the largest norm (framed in red).
+
     Used for the ``λ`` slider of chapter *Sparse coding and sparse autoencoders*.
 
     Parameters
@@ -866,12 +868,19 @@ def sparsity_frame(x, codes, dictionary, sweep: dict, sparsity_weight: float, pa
     axes[0, 0].set_ylabel("patch", fontsize=8)
     axes[1, 0].set_ylabel("rebuilt", fontsize=8)
     middle.suptitle("patches and reconstructions", fontsize=9)
+    # The code of the shown patch with the most contrast (a fixed choice, the same in every frame),
+    # framed in red: flat patches may have an all-zero code at moderate λ.
+    which = int(x[:n_show].norm(dim=1).argmax())
+    for spine in axes[0, which].spines.values():
+        spine.set_edgecolor("C3")
+        spine.set_linewidth(2)
     ax = right.subplots()
-    used = codes[0].nonzero().flatten()
+    used = codes[which].nonzero().flatten()
     ax.axhline(0, color="0.6", linewidth=0.8)  # every atom off the stems has a code of exactly 0
     if len(used):
-        ax.stem(used.numpy(), codes[0, used].numpy(), markerfmt=".", basefmt=" ")
+        ax.stem(used.numpy(), codes[which, used].numpy(), markerfmt=".", basefmt=" ")
     ax.set_xlim(-1, codes.shape[1])
     ax.set_xlabel("atom k")
-    ax.set_ylabel("$s_k$ (first patch)")
+    ax.set_ylabel("$s_k$ (framed patch)")
+    ax.set_title(f"{len(used)} non-zero coefficients", fontsize=9)
     return fig
