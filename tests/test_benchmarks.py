@@ -118,6 +118,22 @@ def test_train_within_stops_before_the_budget_and_decays_the_rate(monkeypatch):
                                   clock=lambda: now[0])["epochs"] == 1  # always at least one epoch
 
 
+def test_mixed_precision_is_measured_and_passed_through(monkeypatch):
+    """The speed-up is a ratio of measured step times, and train_within hands the choice to fit."""
+    speedup = ae_vs_pca.mixed_precision_speedup(torch.rand(256, 784), n_batches=2, rounds=1)
+    assert 0.05 < speedup < 20
+    seen = []
+    real_fit = ae_vs_pca.fit
+
+    def recording_fit(model, x, **kwargs):
+        seen.append(kwargs["mixed_precision"])
+        return real_fit(model, x, **kwargs)
+
+    monkeypatch.setattr(ae_vs_pca, "fit", recording_fit)
+    ae_vs_pca.train_within(MLPAutoencoder(16, (8,), 2), torch.rand(32, 16), 0.0, mixed_precision=True)
+    assert seen == [True]
+
+
 def test_notebook_benchmark_never_writes_the_stored_notebooks():
     source = (BENCH / "bench_notebooks.py").read_text()
     assert "TemporaryDirectory" in source and "--path-output" in source

@@ -116,3 +116,26 @@ def test_fit_classifier_learns_and_can_freeze(digits):
     assert h.val_accuracy[-1] > 0.8
     with pytest.raises(ValueError, match="y_train"):
         fit_classifier(net, digits.x_train, digits.y_train[:-1])
+
+
+def test_mixed_precision_trains_like_float32_and_keeps_float32_state():
+    g = torch.Generator().manual_seed(0)
+    x = torch.sigmoid(torch.randn(512, 6, generator=g) @ torch.randn(6, 64, generator=g))  # 6 factors
+    results = {}
+    for mixed in (False, True):
+        torch.manual_seed(1)
+        model = models.MLPAutoencoder(64, (32,), 8)
+        history = fit(model, x, epochs=8, batch_size=64, lr=3e-3, device="cpu", progress=False,
+                      mixed_precision=mixed)
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        assert history.train_loss[-1] < 0.7 * history.train_loss[0]
+        results[mixed] = history.train_loss[-1]
+    # bfloat16 has 8 bits of mantissa: the trajectories differ, the outcome hardly.
+    assert results[True] == pytest.approx(results[False], rel=0.1)
+    assert results[True] != results[False]  # it really ran in lower precision
+
+
+def test_mixed_precision_rejects_non_bool_and_unsupported_devices():
+    model = models.MLPAutoencoder(16, (8,), 4)
+    with pytest.raises(TypeError, match="mixed_precision"):
+        fit(model, torch.rand(32, 16), epochs=1, device="cpu", progress=False, mixed_precision="yes")
