@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
 
@@ -340,7 +339,7 @@ def _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, s
 
     The working set lives in preallocated buffers, compacted to their first ``m`` rows, and every
     large intermediate is written in place (``out=``): fresh multi-megabyte tensors in each of
-    hundreds of iterations cost page faults that measured as a third of the run time.
+    hundreds of iterations cost page faults that measured as a quarter of the run time.
     """
     n = codes.shape[0]
     result = codes.clone()
@@ -354,6 +353,8 @@ def _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, s
     t = torch.ones(n, dtype=codes.dtype, device=codes.device)          # FISTA's t_k
     first_step = torch.zeros(n, dtype=codes.dtype, device=codes.device)  # greedy's safeguard ‖Δ_1‖
     m = n
+    if m * codes.shape[1] < _SERIAL_BELOW and codes.device.type == "cpu":
+        serial.go_serial()
     for iteration in range(1, max_iter + 1):
         start = codes if method == "ista" else point
         torch.addmm(offset[:m], start[:m], transition, out=new[:m])
