@@ -62,7 +62,7 @@ nbval: $(STAMP)
 	    -p no:cacheprovider $(NOTEBOOKS)
 
 browser: book
-	$(BIN)/python tests/browser/check_book.py _build/html
+	timeout 900 $(BIN)/python tests/browser/check_book.py _build/html  # a hung browser fails in 15 min, not at the CI limit
 
 test: unit nbval book browser
 

@@ -25,6 +25,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -61,6 +62,25 @@ def find_pages(html_root: Path) -> list[str]:
             continue
         pages.append(rel.as_posix())
     return sorted(pages)
+
+
+_REFRESH = re.compile(r"""<meta\s+http-equiv=["']refresh["']\s+content=["']\s*\d+\s*;\s*url=([^"']+)["']""",
+                      re.IGNORECASE)
+
+
+def redirect_target(html_root: Path, page: str) -> str | None:
+    """For a redirect-only page (a meta refresh and nothing to read, like the root ``index.html``
+    jupyter-book writes), the page it sends the reader to, relative to ``html_root``; else None.
+
+    Such pages are checked without a browser: in one, the refresh races every wait of the
+    checks (it navigated away mid-check once and hung the browser session).
+    """
+    text = (Path(html_root) / page).read_text(encoding="utf-8", errors="replace")
+    match = _REFRESH.search(text)
+    if not match or len(text.strip()) > len(match.group(0)) + 200:
+        return None
+    target = urllib.parse.urljoin(page, match.group(1).strip())
+    return target.split("#")[0]
 
 
 def is_local_url(url: str, origin: str) -> bool:
@@ -328,6 +348,13 @@ def check_page(context, origin: str, html_root: Path, page_name: str, shots: Pat
                timeout_ms: int) -> PageResult:
     result = PageResult(page_name)
     start = time.perf_counter()
+    target = redirect_target(html_root, page_name)
+    if target is not None:
+        result.stats["redirect"] = target
+        if not (Path(html_root) / target).is_file():
+            result.problems.append(f"redirects to a missing page: {target}")
+        result.seconds = time.perf_counter() - start
+        return result
     blocked: list[str] = []
     scripts: list[str] = []
     page = context.new_page()

@@ -57,3 +57,22 @@ def test_serve_serves_the_folder(tmp_path):
             assert response.read() == b"hello"
     finally:
         server.shutdown()
+
+
+def test_redirect_pages_are_recognised_and_their_target_checked(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.html").write_text("<html><body><p>Welcome</p></body></html>")
+    (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />\n')
+    (tmp_path / "broken.html").write_text("<meta http-equiv='refresh' content='0;url=book/missing.html'>")
+    assert cb.redirect_target(tmp_path, "index.html") == "book/intro.html"
+    assert cb.redirect_target(tmp_path, "book/intro.html") is None
+    ok = cb.check_page(None, "http://127.0.0.1:1", tmp_path, "index.html", tmp_path, 1000)
+    assert not ok.problems and ok.stats["redirect"] == "book/intro.html"
+    bad = cb.check_page(None, "http://127.0.0.1:1", tmp_path, "broken.html", tmp_path, 1000)
+    assert bad.problems == ["redirects to a missing page: book/missing.html"]
+
+
+def test_a_real_page_with_a_refresh_and_content_is_not_a_redirect(tmp_path):
+    body = "<p>" + "text " * 200 + "</p>"
+    (tmp_path / "page.html").write_text('<meta http-equiv="refresh" content="30; url=other.html">' + body)
+    assert cb.redirect_target(tmp_path, "page.html") is None
