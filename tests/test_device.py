@@ -37,9 +37,20 @@ def test_unavailable_or_unknown_device_is_a_clear_error(monkeypatch):
         dev.pick_device("gpu-please")
 
 
-def test_scaled_picks_budget_by_device():
+def test_scaled_picks_budget_by_device(monkeypatch):
+    monkeypatch.delenv("AELIB_BUDGET", raising=False)
     assert dev.scaled(3, 30, "cpu") == 3
     assert dev.scaled(3, 30, torch.device("meta")) == 30
+
+
+def test_budget_switch_overrides_the_device(monkeypatch):
+    monkeypatch.setenv("AELIB_BUDGET", "gpu")
+    assert dev.scaled(3, 30, "cpu") == 30
+    monkeypatch.setenv("AELIB_BUDGET", "CPU")
+    assert dev.scaled(3, 30, torch.device("meta")) == 3
+    monkeypatch.setenv("AELIB_BUDGET", "big")
+    with pytest.raises(ValueError, match="AELIB_BUDGET='big'.*'gpu'"):
+        dev.scaled(3, 30, "cpu")
 
 
 def test_seed_everything_makes_all_generators_repeat():

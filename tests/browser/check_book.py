@@ -92,13 +92,13 @@ def is_local_url(url: str, origin: str) -> bool:
 
 
 def screenshot_name(page: str, suffix: str = "", ext: str = "png") -> str:
-    """File name for a page's screenshot: ``book/02_sparse.html`` -> ``book__02_sparse.png``."""
+    """File name for a page's screenshot: ``book/03_sparse.html`` -> ``book__03_sparse.png``."""
     stem = page[:-5] if page.endswith(".html") else page
     return stem.replace("/", "__") + (f"_{suffix}" if suffix else "") + f".{ext}"
 
 
 def source_notebook(html_root: Path, page: str) -> str | None:
-    """The notebook a page was built from (``book/02_sparse.ipynb``), or None for other pages.
+    """The notebook a page was built from (``book/03_sparse.ipynb``), or None for other pages.
 
     jupyter-book copies each source into ``_sources/`` under its own name, so a page comes from a
     notebook exactly when ``_sources/<page stem>.ipynb`` exists.

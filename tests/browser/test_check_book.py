@@ -8,12 +8,12 @@ import check_book as cb  # noqa: E402
 
 
 def test_find_pages_skips_asset_folders(tmp_path):
-    for rel in ["index.html", "book/02_sparse.html", "book/intro.html", "_static/x.html",
+    for rel in ["index.html", "book/03_sparse.html", "book/intro.html", "_static/x.html",
                 "_sources/book/a.html", "_images/b.html", "book/notes.txt"]:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("<html></html>")
-    assert cb.find_pages(tmp_path) == ["book/02_sparse.html", "book/intro.html", "index.html"]
+    assert cb.find_pages(tmp_path) == ["book/03_sparse.html", "book/intro.html", "index.html"]
 
 
 def test_is_local_url_allows_only_the_served_origin():
@@ -28,16 +28,16 @@ def test_is_local_url_allows_only_the_served_origin():
 
 
 def test_screenshot_name_flattens_folders():
-    assert cb.screenshot_name("book/02_sparse.html") == "book__02_sparse.png"
+    assert cb.screenshot_name("book/03_sparse.html") == "book__03_sparse.png"
     assert cb.screenshot_name("index.html", "slider1_before") == "index_slider1_before.png"
     assert cb.screenshot_name("book/glossary.html", ext="jpg") == "book__glossary.jpg"
 
 
 def test_source_notebook_only_for_notebook_pages(tmp_path):
     (tmp_path / "_sources/book").mkdir(parents=True)
-    (tmp_path / "_sources/book/02_sparse.ipynb").write_text(json.dumps({"cells": []}))
+    (tmp_path / "_sources/book/03_sparse.ipynb").write_text(json.dumps({"cells": []}))
     (tmp_path / "_sources/book/glossary.md").write_text("# Glossary")
-    assert cb.source_notebook(tmp_path, "book/02_sparse.html") == "book/02_sparse.ipynb"
+    assert cb.source_notebook(tmp_path, "book/03_sparse.html") == "book/03_sparse.ipynb"
     assert cb.source_notebook(tmp_path, "book/glossary.html") is None
 
 
