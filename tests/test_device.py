@@ -1,3 +1,4 @@
+import os
 import random
 
 import numpy as np
@@ -75,3 +76,39 @@ def test_thread_count_from_environment(monkeypatch):
     monkeypatch.setenv("AELIB_NUM_THREADS", "many")
     with pytest.raises(ValueError, match="AELIB_NUM_THREADS"):
         dev.seed_everything(0)
+
+
+def test_thread_count_is_left_alone_unless_asked(monkeypatch):
+    monkeypatch.delenv("AELIB_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        dev.seed_everything(0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_deterministic_sets_the_cuda_flags_and_checks_its_type():
+    saved = (torch.backends.cudnn.deterministic, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    try:
+        dev.seed_everything(0, deterministic=True)
+        assert torch.backends.cudnn.deterministic
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        with pytest.raises(TypeError, match="deterministic"):
+            dev.seed_everything(0, deterministic="yes")
+    finally:
+        (torch.backends.cudnn.deterministic, torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.allow_tf32) = saved
+
+
+def test_importing_aelib_changes_no_environment_variable():
+    import subprocess
+    import sys
+
+    code = ("import os; before = dict(os.environ); import torch; n = torch.get_num_threads(); "
+            "import aelib; assert dict(os.environ) == before, 'environment changed'; "
+            "assert torch.get_num_threads() == n, 'thread count changed'")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

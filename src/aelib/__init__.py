@@ -12,13 +12,9 @@ Modules, one per concept (each chapter is "the book page" of one of them):
 ``aelib.sklearn``   AutoencoderTransformer (scikit-learn estimator)
 ==================  =====================================================
 """
-import os as _os
-
-# OpenMP threads that spin while waiting make PyTorch many times slower on a small machine that is
-# doing anything else at the same time (measured: 13× on 2 cores). Only effective when aelib is
-# imported before torch; the Makefile sets it for notebooks.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# Importing aelib changes no environment variable and no torch setting. On a small, busy CPU,
+# OMP_WAIT_POLICY=PASSIVE (set before torch is imported: the Makefile and the notebooks' first
+# cell do) keeps idle OpenMP threads from spinning; see the appendix *How fast, how good*.
 from .data import Dataset, image_patches, load_digits, load_fashion_mnist, load_mnist
 from .device import pick_device, scaled, seed_everything
 from .metrics import pca_reconstruction_error, reconstruction_error

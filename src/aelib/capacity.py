@@ -242,7 +242,7 @@ def reconstruction_r2(model, x, reference_mean) -> float:
     ``R² < 0`` is worse than that. On test images it is the fraction of variance explained.
     """
     x = as_data_tensor("x", x, width=getattr(model, "input_dim", None))
-    reference_mean = torch.as_tensor(reference_mean, dtype=x.dtype).reshape(1, -1)
+    reference_mean = torch.as_tensor(reference_mean, dtype=x.dtype, device=x.device).reshape(1, -1)
     if reference_mean.shape[1] != x.shape[1]:
         raise ValueError(f"reference_mean has {reference_mean.shape[1]} entries; x has {x.shape[1]} features.")
     residual = per_example_error(predict(model, x), x).sum()

@@ -228,9 +228,9 @@ def masked_mse(x_hat, x, mask) -> float:
     how well a model *inpaints* a hidden region. See chapter *Denoising autoencoders*."""
     x = as_data_tensor("x", x)
     if isinstance(x_hat, torch.Tensor) and x_hat.device.type != "meta":
-        x_hat = x_hat.cpu()
+        x_hat = x_hat.to(x.device)
     x_hat = as_data_tensor("x_hat", x_hat, width=x.shape[1])
-    mask = _mask("mask", mask, x)
+    mask = _mask("mask", mask, x).to(x.device)
     per_image = ((x_hat - x).pow(2) * mask).sum(1) / mask.sum(1).clamp_min(1)
     return float(per_image[mask.any(1)].mean())
 
@@ -239,7 +239,8 @@ def mean_fill(x_masked, mask, mean_image) -> torch.Tensor:
     """The inpainting baseline: hidden pixels (``mask`` True) replaced by the mean training image."""
     x_masked = as_data_tensor("x_masked", x_masked)
     mask = _mask("mask", mask, x_masked)
-    mean_image = torch.as_tensor(mean_image, dtype=x_masked.dtype).reshape(1, -1).expand_as(x_masked)
+    mean_image = torch.as_tensor(mean_image, dtype=x_masked.dtype, device=x_masked.device
+                                 ).reshape(1, -1).expand_as(x_masked)
     return torch.where(mask, mean_image, x_masked)
 
 

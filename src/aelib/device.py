@@ -11,12 +11,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "seed_everything", "scaled", "describe_device", "DEFAULT_NUM_THREADS"]
-
-#: Thread count used by :func:`seed_everything` unless ``AELIB_NUM_THREADS`` says otherwise.
-#: Floating-point sums depend on how work is split between threads, so the stored notebook
-#: outputs are only reproducible at a fixed count.
-DEFAULT_NUM_THREADS = 2
+__all__ = ["pick_device", "seed_everything", "scaled", "describe_device"]
 
 
 def _mps_available() -> bool:
@@ -125,16 +120,28 @@ def describe_device(device: torch.device | str | None = None) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def seed_everything(seed: int = 0, num_threads: int | None = None) -> int:
-    """Seed Python, NumPy and torch, and fix torch's CPU thread count.
+def seed_everything(seed: int = 0, num_threads: int | None = None, *,
+                    deterministic: bool = False) -> int:
+    """Seed Python, NumPy and torch; fix torch's CPU thread count when asked.
+
+    This is the one aelib function whose *purpose* is to set process-wide state; no other aelib
+    call changes the global RNG, the thread count or a backend flag.
 
     Parameters
     ----------
     seed : int
         Non-negative integer seed.
     num_threads : int, optional
-        CPU threads for torch; defaults to ``AELIB_NUM_THREADS`` or
-        :data:`DEFAULT_NUM_THREADS`. Results are bit-identical only at a fixed count.
+        CPU threads for torch. When omitted, ``AELIB_NUM_THREADS`` is used if set, and otherwise
+        the thread count is left as it is. Floating-point sums depend on how work is split
+        between threads, so results are bit-identical only at a fixed count: the Makefile runs
+        the notebooks with ``AELIB_NUM_THREADS=2``.
+    deterministic : bool
+        Also ask CUDA for repeatable results: cuDNN picks deterministic convolution algorithms
+        and TF32 is switched off for matrix products and convolutions. By default aelib keeps
+        torch's defaults (``cudnn.benchmark`` off, TF32 off for matrix products but on for cuDNN
+        convolutions), under which an MLP repeats on one GPU but a convolutional autoencoder may
+        differ in its last digits from run to run.
 
     Returns
     -------
@@ -146,16 +153,25 @@ def seed_everything(seed: int = 0, num_threads: int | None = None) -> int:
     if num_threads is None:
         env = os.environ.get("AELIB_NUM_THREADS", "").strip()
         try:
-            num_threads = int(env) if env else DEFAULT_NUM_THREADS
+            num_threads = int(env) if env else None
         except ValueError:
             raise ValueError(
                 f"environment variable AELIB_NUM_THREADS={env!r} is not an integer."
             ) from None
-    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1:
+    if num_threads is not None and (isinstance(num_threads, bool) or
+                                    not isinstance(num_threads, (int, np.integer)) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}.")
+    if not isinstance(deterministic, bool):
+        raise TypeError(f"deterministic must be True or False, got {deterministic!r}.")
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.set_num_threads(int(num_threads))
+    if num_threads is not None:
+        torch.set_num_threads(int(num_threads))
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     return seed

@@ -50,16 +50,22 @@ def kl_bernoulli(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
 def kl_sparsity(weight: float, target: float = 0.05):
     """``β · Σ_j KL(ρ ‖ ρ̂_j)`` with ``ρ̂_j`` the mean activation of unit ``j`` over the batch.
 
-    Needs codes in ``(0, 1)`` (a sigmoid code layer, ``latent_activation="sigmoid"``).
+    Needs codes in ``(0, 1)`` (a sigmoid code layer, ``latent_activation="sigmoid"``). The range
+    is checked on the first mini-batch only: a check on every step would make the GPU wait.
     """
     weight = nonnegative_float("weight", weight)
     target = nonnegative_float("target", target, maximum=1.0)
     if not 0.0 < target < 1.0:
         raise ValueError(f"target (ρ) must lie strictly between 0 and 1, got {target}.")
 
+    checked = False
+
     def penalty(model, x, z):
-        if z.min() < 0 or z.max() > 1:
-            raise ValueError("kl_sparsity needs codes in [0, 1]; use latent_activation='sigmoid'.")
+        nonlocal checked
+        if not checked:
+            if z.min() < 0 or z.max() > 1:
+                raise ValueError("kl_sparsity needs codes in [0, 1]; use latent_activation='sigmoid'.")
+            checked = True
         return weight * kl_bernoulli(target, z.mean(dim=0)).sum()
 
     penalty.weight, penalty.target = weight, target
@@ -167,6 +173,9 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
         raise ValueError(f"x must be a 2-D tensor (batch × features), got {getattr(x, 'shape', type(x))}.")
     # Cheap checks only (no NaN scan): this runs on every mini-batch of a contractive fit.
     _check_batch(x, getattr(fn, "input_dim", None))
+    home, where = x.device, _module_device(fn)
+    if where is not None and where != home:
+        x = x.to(where)  # compute where the model lives; the result goes back to x's device
 
     def one_row(row):
         return fn(row.unsqueeze(0)).squeeze(0)
@@ -180,12 +189,25 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning)
             jac = vmap(transform(one_row), randomness="different")(x)
     except (RuntimeError, ValueError) as err:
+        if "device" in str(err):
+            raise
         raise ValueError(
             "could not differentiate the function row by row; it must map (batch, d) to (batch, k) "
             "treating rows independently (no batch normalisation in training mode). "
             f"Original error: {err}"
         ) from err
+    jac = jac.to(home)
     return jac if create_graph else jac.detach()
+
+
+def _module_device(fn):
+    """The device of ``fn``'s parameters (the module behind a bound method too), or None."""
+    module = fn if isinstance(fn, nn.Module) else getattr(fn, "__self__", None)
+    if isinstance(module, nn.Module):
+        first = next(module.parameters(), None)
+        if first is not None:
+            return first.device
+    return None
 
 
 def _describe(module, encoder) -> str:
@@ -201,8 +223,6 @@ def _check_batch(x: torch.Tensor, width):
     """Entry checks that need no device synchronisation (a NaN scan would)."""
     if not torch.is_floating_point(x):
         raise TypeError(f"x has dtype {x.dtype}; pass floats.")
-    if x.device.type == "meta":
-        raise ValueError("x is a 'meta' tensor (a shape without data); create it on 'cpu' or a real device.")
     if x.shape[0] == 0:
         raise ValueError("x is empty (0 rows); pass at least one example.")
     if width is not None and x.shape[1] != width:
@@ -263,6 +283,12 @@ def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_
         raise ValueError(f"x must be a 2-D float tensor (batch × input_dim), got {getattr(x, 'shape', type(x))}.")
     fn, module = _encoder_parts(encoder)
     _check_batch(x, getattr(encoder, "input_dim", None))
+    home, where = x.device, _module_device(module if module is not None else fn)
+    if where is not None and where != home:
+        # Compute where the encoder lives; the per-row result goes back to x's device.
+        return jacobian_frobenius_sq(encoder, x.to(where), method=method, n_projections=n_projections,
+                                     generator=generator, codes=None if codes is None else codes.to(where)
+                                     ).to(home)
 
     if method == "closed_form":
         structure = _one_layer_structure(module) if module is not None else None

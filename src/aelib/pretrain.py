@@ -44,7 +44,9 @@ def _seeded(seed: int | None):
     if seed is None:
         yield
         return
-    with torch.random.fork_rng(devices=[]):
+    # torch.manual_seed also seeds every CUDA generator: fork (and so restore) those too.
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         yield
 
@@ -293,7 +295,7 @@ def accuracy(model: nn.Module, x, y) -> float:
     """Fraction of rows of ``x`` whose arg-max logit is the label in ``y``."""
     x = as_data_tensor("x", x, width=_input_width(model))
     y = _labels("y", y, len(x))
-    return float((predict(model, x).argmax(1) == y).float().mean())
+    return float((predict(model, x).argmax(1) == y.to(x.device)).float().mean())
 
 
 def layer_gradient_norms(model: nn.Module, x, y) -> list[float]:

@@ -366,9 +366,11 @@ def _labels(name, y, n) -> torch.Tensor:
 def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None) -> torch.Tensor:
     """Apply ``fn`` (default: ``model`` itself) to ``x`` in batches, in eval mode, without gradients.
 
-    Runs where the model's parameters live (or on ``device``); returns a CPU tensor.
+    Runs where the model's parameters live (or on ``device``); the result is on the device of
+    ``x`` (a NumPy array counts as the CPU), so it can be compared with ``x`` directly.
     """
     x = as_data_tensor("x", x)
+    home = x.device
     fn = model if fn is None else fn
     if device is None:
         first = next(model.parameters(), None)
@@ -376,7 +378,7 @@ def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None
     was_training = model.training
     model.eval()
     try:
-        outs = [fn(x[lo:lo + batch_size].to(device)).cpu() for lo in range(0, len(x), batch_size)]
+        outs = [fn(x[lo:lo + batch_size].to(device)).to(home) for lo in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
     return torch.cat(outs)
