@@ -30,8 +30,9 @@ from torch import nn
 
 from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
 from .device import pick_device
+from .models import predict
 
-__all__ = ["History", "fit", "fit_classifier", "reconstruction_loss", "predict"]
+__all__ = ["History", "fit", "fit_classifier", "reconstruction_loss"]
 
 
 @dataclass
@@ -446,23 +447,3 @@ def _labels(name, y, n) -> torch.Tensor:
     return y.long()
 
 
-@torch.no_grad()
-def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None) -> torch.Tensor:
-    """Apply ``fn`` (default: ``model`` itself) to ``x`` in batches, in eval mode, without gradients.
-
-    Runs where the model's parameters live (or on ``device``); the result is on the device of
-    ``x`` (a NumPy array counts as the CPU), so it can be compared with ``x`` directly.
-    """
-    x = as_data_tensor("x", x)
-    home = x.device
-    fn = model if fn is None else fn
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    try:
-        outs = [fn(x[lo:lo + batch_size].to(device)).to(home) for lo in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(outs)

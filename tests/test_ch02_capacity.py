@@ -11,8 +11,9 @@ import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from torch import nn  # noqa: E402
 
-from aelib import capacity  # noqa: E402
 from aelib.models import Autoencoder  # noqa: E402
+from aelib import metrics  # noqa: E402
+from aelib.chapters import ch02_capacity as ch02  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -38,34 +39,34 @@ def sklearn_pca_error(x_train, x_test, k):
 
 
 def test_identity_autoencoder_copies_anything_and_needs_an_overcomplete_code():
-    copier = capacity.identity_autoencoder(16, 20)
+    copier = ch02.identity_autoencoder(16, 20)
     x = torch.randn(7, 16) * 5  # not even image-like
     assert torch.equal(copier(x), x)
     assert copier.latent_dim == 20 and copier.input_dim == 16
     # The code holds the input in its first units and zeros after.
     z = copier.encode(x)
     assert torch.equal(z[:, :16], x) and torch.all(z[:, 16:] == 0)
-    assert torch.equal(capacity.identity_autoencoder(16, 16)(x), x)
+    assert torch.equal(ch02.identity_autoencoder(16, 16)(x), x)
     with pytest.raises(ValueError, match="undercomplete"):
-        capacity.identity_autoencoder(16, 15)
+        ch02.identity_autoencoder(16, 15)
 
 
 def test_shallow_autoencoder_has_one_layer_each_way_and_is_linear_by_default():
-    model = capacity.shallow_autoencoder(16, 40)
+    model = ch02.shallow_autoencoder(16, 40)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(16, 40), (40, 16)]
     # Linear by default: the whole map is affine, g(f(a + b)) = g(f(a)) + g(f(b)) - g(f(0)).
     a, b, zero = torch.randn(2, 16), torch.randn(2, 16), torch.zeros(2, 16)
     assert torch.allclose(model(a + b), model(a) + model(b) - model(zero), atol=1e-5)
-    squashed = capacity.shallow_autoencoder(16, 40, output="sigmoid")(torch.randn(5, 16) * 10)
+    squashed = ch02.shallow_autoencoder(16, 40, output="sigmoid")(torch.randn(5, 16) * 10)
     assert squashed.min() >= 0 and squashed.max() <= 1
-    relu = capacity.shallow_autoencoder(16, 40, latent_activation="relu")
+    relu = ch02.shallow_autoencoder(16, 40, latent_activation="relu")
     assert relu.encode(torch.randn(50, 16)).min() >= 0
 
 
 def test_latent_size_sweep_matches_sklearn_pca_and_keeps_models(low_rank_data):
     x_train, x_test = low_rank_data
-    sweep = capacity.latent_size_sweep(x_train, x_test, [1, 3, 16, 24], epochs=3, batch_size=32, lr=1e-2,
+    sweep = ch02.latent_size_sweep(x_train, x_test, [1, 3, 16, 24], epochs=3, batch_size=32, lr=1e-2,
                                        device="cpu", n_show=4)
     assert sweep.latent_dims == [1, 3, 16, 24] and sweep.input_dim == 16
     for i, k in enumerate([1, 3, 16]):
@@ -90,32 +91,32 @@ def test_latent_size_sweep_matches_sklearn_pca_and_keeps_models(low_rank_data):
 
 def test_latent_size_sweep_is_reproducible_and_validates(low_rank_data):
     x_train, x_test = low_rank_data
-    a = capacity.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3)
-    b = capacity.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3)
+    a = ch02.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3)
+    b = ch02.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3)
     assert a.ae_test_error == b.ae_test_error
     # Per-size hyper-parameters: callables receive the latent size.
     seen = []
-    c = capacity.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3,
+    c = ch02.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3,
                                    lr=lambda k: seen.append(("lr", k)) or 2e-3,
                                    batch_size=lambda k: seen.append(("bs", k)) or 64)
     assert c.ae_test_error == a.ae_test_error and sorted(seen) == [("bs", 2), ("lr", 2)]
     with pytest.raises(ValueError, match="lr"):
-        capacity.latent_size_sweep(x_train, x_test, [2], epochs=1, device="cpu", lr=0)
+        ch02.latent_size_sweep(x_train, x_test, [2], epochs=1, device="cpu", lr=0)
     with pytest.raises(ValueError, match="repeated"):
-        capacity.latent_size_sweep(x_train, x_test, [2, 2], epochs=1, device="cpu")
+        ch02.latent_size_sweep(x_train, x_test, [2, 2], epochs=1, device="cpu")
     with pytest.raises(ValueError, match="empty"):
-        capacity.latent_size_sweep(x_train, x_test, [], epochs=1, device="cpu")
+        ch02.latent_size_sweep(x_train, x_test, [], epochs=1, device="cpu")
     with pytest.raises(ValueError, match="features"):
-        capacity.latent_size_sweep(x_train, x_test[:, :5], [2], epochs=1, device="cpu")
+        ch02.latent_size_sweep(x_train, x_test[:, :5], [2], epochs=1, device="cpu")
     with pytest.raises(TypeError, match="make_model"):
-        capacity.latent_size_sweep(x_train, x_test, [2], epochs=1, device="cpu", make_model=3)
+        ch02.latent_size_sweep(x_train, x_test, [2], epochs=1, device="cpu", make_model=3)
     with pytest.raises(ValueError, match="not swept"):
         a.row(5)
 
 
 def test_off_data_probes_have_the_right_content(low_rank_data):
     _, x = low_rank_data
-    probes = capacity.off_data_probes(x, n=40, seed=1)
+    probes = ch02.off_data_probes(x, n=40, seed=1)
     assert list(probes) == ["real images", "uniform noise", "shuffled pixels"]
     assert all(p.shape == (40, 16) for p in probes.values())
     assert torch.equal(probes["real images"], x[:40])
@@ -125,10 +126,10 @@ def test_off_data_probes_have_the_right_content(low_rank_data):
     shuffled = probes["shuffled pixels"]
     assert torch.equal(shuffled.sort(dim=1).values, x[:40].sort(dim=1).values)
     assert not torch.equal(shuffled, x[:40])
-    again = capacity.off_data_probes(x, n=40, seed=1)
+    again = ch02.off_data_probes(x, n=40, seed=1)
     assert all(torch.equal(again[k], probes[k]) for k in probes)
     with pytest.raises(ValueError, match="exceeds"):
-        capacity.off_data_probes(x, n=1000)
+        ch02.off_data_probes(x, n=1000)
 
 
 class _Constant(nn.Module):
@@ -145,62 +146,62 @@ class _Constant(nn.Module):
 def test_reconstruction_r2_against_the_formula(low_rank_data):
     x_train, x_test = low_rank_data
     mean = x_train.mean(0)
-    assert capacity.reconstruction_r2(capacity.identity_autoencoder(16, 16), x_test, mean) == pytest.approx(1.0)
-    assert capacity.reconstruction_r2(_Constant(mean), x_test, mean) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.reconstruction_r2(ch02.identity_autoencoder(16, 16), x_test, mean) == pytest.approx(1.0)
+    assert metrics.reconstruction_r2(_Constant(mean), x_test, mean) == pytest.approx(0.0, abs=1e-6)
     # A model answering 0.3 everywhere: brute-force numpy reference.
     x = x_test.double().numpy()
     expected = 1 - ((x - 0.3) ** 2).sum() / ((x - mean.double().numpy()) ** 2).sum()
-    assert capacity.reconstruction_r2(_Constant(torch.full((16,), 0.3)), x_test, mean) == pytest.approx(expected,
+    assert metrics.reconstruction_r2(_Constant(torch.full((16,), 0.3)), x_test, mean) == pytest.approx(expected,
                                                                                                        rel=1e-5)
     with pytest.raises(ValueError, match="reference_mean"):
-        capacity.reconstruction_r2(_Constant(mean), x_test, mean[:4])
+        metrics.reconstruction_r2(_Constant(mean), x_test, mean[:4])
 
 
 def test_figures(low_rank_data):
     x_train, x_test = low_rank_data
-    sweep = capacity.latent_size_sweep(x_train, x_test, [1, 4, 24], epochs=1, device="cpu")
-    fig = capacity.plot_error_curve(sweep, marker_at=4)
+    sweep = ch02.latent_size_sweep(x_train, x_test, [1, 4, 24], epochs=1, device="cpu")
+    fig = ch02.plot_error_curve(sweep, marker_at=4)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert "latent size" in ax.get_xlabel() and "error" in ax.get_ylabel()
     labels = [line.get_label() for line in ax.get_lines()]
     assert {"AE train", "AE test", "PCA test"} <= set(labels) and any("4" in s for s in labels)
     with pytest.raises(ValueError, match="marker_at"):
-        capacity.plot_error_curve(sweep, marker_at=7)
+        ch02.plot_error_curve(sweep, marker_at=7)
 
-    frame = capacity.bottleneck_frame(sweep, 4, x_test, (1, 4, 4), n=3)
+    frame = ch02.bottleneck_frame(sweep, 4, x_test, (1, 4, 4), n=3)
     # 3 rows (original, AE, PCA) × 3 images + the curve.
     assert len(frame.axes) == 3 * 3 + 1
-    frame = capacity.bottleneck_frame(sweep, 24, x_test, (1, 4, 4), n=3)
+    frame = ch02.bottleneck_frame(sweep, 24, x_test, (1, 4, 4), n=3)
     assert len(frame.axes) == 2 * 3 + 1  # no PCA beyond the input size
     new = Autoencoder(nn.Linear(16, 6), nn.Linear(6, 16), 16, 6)
-    frame = capacity.bottleneck_frame(sweep, 6, x_test, (1, 4, 4), model=new, n=3)
+    frame = ch02.bottleneck_frame(sweep, 6, x_test, (1, 4, 4), model=new, n=3)
     assert any("retrained" in line.get_label() for line in frame.axes[-1].get_lines())
     with pytest.raises(ValueError, match="no model of latent size"):
-        capacity.bottleneck_frame(sweep, 6, x_test, (1, 4, 4))
+        ch02.bottleneck_frame(sweep, 6, x_test, (1, 4, 4))
     with pytest.raises(TypeError, match="LatentSweep"):
-        capacity.plot_error_curve({"a": 1})
+        ch02.plot_error_curve({"a": 1})
 
 
 def test_probe_r2_table_and_tradeoff_figure(low_rank_data):
     x_train, x_test = low_rank_data
     mean = x_train.mean(0)
-    probes = capacity.off_data_probes(x_test, n=30)
-    copier = capacity.identity_autoencoder(16, 16)
+    probes = ch02.off_data_probes(x_test, n=30)
+    copier = ch02.identity_autoencoder(16, 16)
     constant = _Constant(mean)
-    table = capacity.probe_r2({"copier": copier, "mean": constant}, probes, mean)
+    table = ch02.probe_r2({"copier": copier, "mean": constant}, probes, mean)
     assert list(table) == ["copier", "mean"] and list(table["copier"]) == list(probes)
     assert all(v == pytest.approx(1.0) for v in table["copier"].values())
     assert all(v == pytest.approx(0.0, abs=1e-6) for v in table["mean"].values())
     for name, x in probes.items():
-        assert table["copier"][name] == capacity.reconstruction_r2(copier, x, mean)
+        assert table["copier"][name] == metrics.reconstruction_r2(copier, x, mean)
     with pytest.raises(ValueError, match="models"):
-        capacity.probe_r2({}, probes, mean)
+        ch02.probe_r2({}, probes, mean)
     with pytest.raises(ValueError, match="probes"):
-        capacity.probe_r2({"c": copier}, {}, mean)
+        ch02.probe_r2({"c": copier}, {}, mean)
 
     sweep_r2 = {4: {"real images": 0.5, "uniform noise": 0.0}, 16: {"real images": 0.9, "uniform noise": 0.6}}
-    fig = capacity.plot_copy_tradeoff(sweep_r2, {"copier": table["copier"]})
+    fig = ch02.plot_copy_tradeoff(sweep_r2, {"copier": table["copier"]})
     ax = fig.axes[0]
     assert "real images" in ax.get_xlabel() and "uniform noise" in ax.get_ylabel()
     curve = ax.get_lines()[0]
@@ -209,4 +210,4 @@ def test_probe_r2_table_and_tradeoff_figure(low_rank_data):
                for line in ax.get_lines())
     assert {t.get_text() for t in ax.texts} >= {"4", "16"}
     with pytest.raises(ValueError, match="empty"):
-        capacity.plot_copy_tradeoff({})
+        ch02.plot_copy_tradeoff({})

@@ -1,15 +1,14 @@
-"""Capacity and the bottleneck: undercomplete versus overcomplete autoencoders.
+"""Chapter helpers for *Undercomplete vs overcomplete autoencoders* (book/02_undercomplete_overcomplete).
 
-See chapter *Undercomplete vs overcomplete autoencoders*. The chapter trains the same shallow
-autoencoder
+The chapter trains the same shallow autoencoder
 
-.. math:: \\hat x = g(f(x)) = \\sigma(W_d\\, (W_e x + b_e) + b_d), \\qquad z = W_e x + b_e \\in \\mathbb{R}^{d_z},
+.. math:: \\hat x = g(f(x)) = W_d\\, (W_e x + b_e) + b_d, \\qquad z = W_e x + b_e \\in \\mathbb{R}^{d_z},
 
 at many code sizes :math:`d_z` (:func:`latent_size_sweep`), compares it with PCA of the same
 rank, and probes whether a model has learned the data or merely copies its input by feeding it
-images that do not come from the data (:func:`off_data_probes`, :func:`reconstruction_r2`).
-:func:`identity_autoencoder` builds, by hand, the trivial solution that an overcomplete code
-(:math:`d_z \\ge d_x`) makes possible: a perfect copier.
+images that do not come from the data (:func:`off_data_probes`,
+:func:`aelib.metrics.reconstruction_r2`). :func:`identity_autoencoder` builds, by hand, the
+trivial solution that an overcomplete code (:math:`d_z \\ge d_x`) makes possible: a perfect copier.
 """
 from __future__ import annotations
 
@@ -23,24 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import as_data_tensor, int_sequence, positive_float, positive_int
-from .device import pick_device, seed_everything
-from .metrics import pca, per_example_error
-from .models import Autoencoder, MLPAutoencoder
-from .train import fit, predict
-
-__all__ = [
-    "shallow_autoencoder",
-    "identity_autoencoder",
-    "LatentSweep",
-    "latent_size_sweep",
-    "off_data_probes",
-    "reconstruction_r2",
-    "plot_error_curve",
-    "bottleneck_frame",
-    "probe_r2",
-    "plot_copy_tradeoff",
-]
+from .._checks import as_data_tensor, int_sequence, positive_float, positive_int
+from ..device import pick_device
+from ..metrics import pca, per_example_error, reconstruction_r2
+from ..models import Autoencoder, MLPAutoencoder
+from ..train import fit, predict
 
 
 def shallow_autoencoder(input_dim: int, latent_dim: int, *, latent_activation=None, output=None) -> MLPAutoencoder:
@@ -194,8 +180,9 @@ def latent_size_sweep(x_train, x_test, latent_dims, *, make_model: Callable | No
 
     sweep = LatentSweep(input_dim=input_dim)
     for k in latent_dims:
-        seed_everything(seed)
-        model = make_model(input_dim, k)
+        with torch.random.fork_rng(devices=[]):  # the same initial weights for every run
+            torch.manual_seed(seed)
+            model = make_model(input_dim, k)
         start = time.perf_counter()
         fit(model, x_train, epochs=epochs, batch_size=batch(k), lr=learning_rate(k), seed=seed, device=device,
             progress=progress)
@@ -232,22 +219,6 @@ def off_data_probes(x, n: int | None = None, seed: int = 0) -> dict:
     noise = torch.rand(real.shape, generator=generator)
     order = torch.argsort(torch.rand(real.shape, generator=generator), dim=1)
     return {"real images": real, "uniform noise": noise, "shuffled pixels": torch.gather(real, 1, order)}
-
-
-def reconstruction_r2(model, x, reference_mean) -> float:
-    """How much of ``x`` the model reproduces: ``R² = 1 − Σ_i ‖x_i − x̂_i‖² / Σ_i ‖x_i − x̄‖²``.
-
-    ``x̄`` is ``reference_mean``, the average *training* image: ``R² = 1`` is a perfect copy,
-    ``R² = 0`` is no better than answering every input with the average training image, and
-    ``R² < 0`` is worse than that. On test images it is the fraction of variance explained.
-    """
-    x = as_data_tensor("x", x, width=getattr(model, "input_dim", None))
-    reference_mean = torch.as_tensor(reference_mean, dtype=x.dtype, device=x.device).reshape(1, -1)
-    if reference_mean.shape[1] != x.shape[1]:
-        raise ValueError(f"reference_mean has {reference_mean.shape[1]} entries; x has {x.shape[1]} features.")
-    residual = per_example_error(predict(model, x), x).sum()
-    spread = per_example_error(reference_mean.expand_as(x), x).sum()
-    return float(1 - residual / spread)
 
 
 def plot_error_curve(sweep: LatentSweep, *, ax=None, marker_at: int | None = None, title=None):
