@@ -22,7 +22,6 @@ import signal
 import socketserver
 import struct
 import threading
-import urllib.error
 
 import matplotlib
 
@@ -512,42 +511,6 @@ def test_loader_names_a_truncated_local_file(tmp_path, monkeypatch):
         data.load_fashion_mnist(data_dir=folder, download=False)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``payload`` at any path. ``die_after`` bytes, then the connection drops (the
-    response announced the full length), like a network that fails mid-download."""
-
-    payload = b""
-    die_after = None
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.payload)))
-        self.end_headers()
-        body = self.payload if self.die_after is None else self.payload[:self.die_after]
-        self.wfile.write(body)
-        self.wfile.flush()
-        if self.die_after is not None:
-            self.close_connection = True
-            self.connection.shutdown(2)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    """A local HTTP server on a free loopback port; yields (base_url, handler_class)."""
-    handler = type("Handler", (_Handler,), {})
-    httpd = socketserver.TCPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def test_download_checksum_mismatch_saves_nothing(tmp_path, server):
     url, handler = server
     handler.payload = b"not the file you wanted"
@@ -587,10 +550,12 @@ def test_interrupted_download_falls_back_to_the_next_mirror(tmp_path, server, mo
 
 
 def test_no_network_message_says_how_to_get_the_data(tmp_path, monkeypatch):
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    import requests
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    def offline(*args, **kwargs):
+        raise requests.ConnectionError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(requests, "get", offline)
     monkeypatch.setattr(data.time, "sleep", lambda s: None)
     monkeypatch.setitem(data._FASHION, "system_dirs", [])
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
