@@ -1,22 +1,13 @@
-"""Sparse coding: shrinkage, ISTA/FISTA, dictionary learning and measures of learned atoms.
+"""Sparse coding: shrinkage, ISTA/FISTA and dictionary learning.
 
 See chapter *Sparse coding and sparse autoencoders*. Conventions follow scikit-learn: rows of
-``x`` are examples, rows of ``dictionary`` are atoms, and an example is approximated by a sparse
-combination of atoms, ``x_i ≈ s_i D``. In the book's column notation ``x_i ≈ W s_i`` with
-``W = Dᵀ`` (one atom per column of ``W``).
-
-The sparse code of one example solves the Lasso problem
-
-.. math::
-
-    \\min_{s}\\; \\tfrac12 \\lVert x - s D \\rVert_2^2 + \\lambda \\lVert s \\rVert_1 ,
-
-and dictionary learning alternates between that problem for all examples and an update of
-``D`` (unit-norm atoms, or a Frobenius penalty ``γ‖D‖²_F``).
+``x`` are examples, rows of ``dictionary`` are atoms, and ``x_i ≈ s_i D`` (in the book's column
+notation ``x_i ≈ W s_i`` with ``W = Dᵀ``). The code of one example solves the Lasso problem
+``min_s ½‖x − s D‖² + λ‖s‖₁``; dictionary learning alternates between that problem for all
+examples and an update of ``D`` (unit-norm atoms, or a Frobenius penalty ``γ‖D‖²_F``).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -41,9 +32,6 @@ _METHODS = ("greedy", "fista", "ista")
 _ATOM_NORMS = ("unit", "frobenius")
 
 
-# --------------------------------------------------------------------------- validation helpers
-
-
 def _as_tensor(name: str, x) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
@@ -55,22 +43,13 @@ def _as_tensor(name: str, x) -> torch.Tensor:
 
 def _threshold(threshold, like: torch.Tensor):
     """A non-negative scalar, or a tensor of non-negative thresholds broadcastable to ``like``."""
-    if isinstance(threshold, torch.Tensor) and threshold.dim() > 0:
-        if not torch.is_floating_point(threshold):
-            threshold = threshold.to(like.dtype if torch.is_floating_point(like) else torch.float32)
-        if torch.isnan(threshold).any() or (threshold < 0).any():
-            raise ValueError("threshold must be ≥ 0 (and not NaN) everywhere; thresholds are magnitudes.")
-        try:
-            torch.broadcast_shapes(threshold.shape, like.shape)
-        except RuntimeError:
-            raise ValueError(
-                f"threshold of shape {tuple(threshold.shape)} does not broadcast to x of shape "
-                f"{tuple(like.shape)}; pass a scalar or a tensor broadcastable to x."
-            ) from None
-        return threshold.to(like.device)
-    if isinstance(threshold, torch.Tensor):
-        threshold = threshold.item()
-    return nonnegative_float("threshold", threshold)
+    if not isinstance(threshold, torch.Tensor) or threshold.dim() == 0:
+        return nonnegative_float("threshold", float(threshold) if isinstance(threshold, torch.Tensor) else threshold)
+    threshold = threshold.to(device=like.device, dtype=like.dtype)
+    if not bool((threshold >= 0).all()) or len(torch.broadcast_shapes(threshold.shape, like.shape)) != like.dim():
+        raise ValueError(f"threshold must be ≥ 0 everywhere and broadcast to x of shape {tuple(like.shape)}, "
+                         f"got shape {tuple(threshold.shape)}; thresholds are magnitudes.")
+    return threshold
 
 
 def _choice(name: str, value, options) -> str:
@@ -97,26 +76,13 @@ def _pair(x, dictionary):
 
 
 def soft_threshold(x, threshold):
-    """Soft thresholding (shrinkage), the proximal operator of ``τ‖·‖₁``.
+    """Soft thresholding (shrinkage), the proximal operator of ``τ‖·‖₁``:
+    ``S_τ(x) = sign(x) max(|x| − τ, 0)``.
 
-    .. math:: S_\\tau(x) = \\operatorname{sign}(x)\\,\\max(|x| - \\tau, 0)
-
-    Entries with ``|x| ≤ τ`` become exactly zero; the others move ``τ`` towards zero.
+    Entries with ``|x| ≤ τ`` become exactly zero; the others move ``τ`` towards zero. ``threshold``
+    is a number ``τ ≥ 0`` or a tensor broadcast against ``x`` (e.g. one threshold per atom).
     See chapter *Sparse coding and sparse autoencoders*, section *Hard and soft thresholding*.
 
-    Parameters
-    ----------
-    x : torch.Tensor or array-like
-    threshold : float or torch.Tensor
-        ``τ ≥ 0``; a tensor is broadcast against ``x`` (e.g. one threshold per atom).
-
-    Returns
-    -------
-    torch.Tensor
-        Same shape as ``x``.
-
-    Examples
-    --------
     >>> soft_threshold(torch.tensor([-3.0, -0.5, 0.0, 1.0, 2.5]), 1.0).tolist()
     [-2.0, 0.0, 0.0, 0.0, 1.5]
     """
@@ -131,16 +97,11 @@ def soft_threshold(x, threshold):
 
 
 def hard_threshold(x, threshold):
-    """Hard thresholding, the proximal operator of the L0 penalty: keep ``x`` where ``|x| > τ``, else 0.
+    """Hard thresholding, the proximal operator of the L0 penalty: keep ``x`` where ``|x| > τ``.
 
-    .. math:: H_\\tau(x) = x \\cdot \\mathbb 1[|x| > \\tau]
+    Unlike :func:`soft_threshold` it does not shrink the survivors, and it jumps at ``±τ`` (for the
+    penalty ``μ‖s‖₀`` with step 1, ``τ = √(2μ)``).
 
-    Unlike :func:`soft_threshold` it does not shrink the survivors, and it jumps at ``±τ``.
-    (For the penalty ``μ‖s‖₀`` with step 1 the threshold is ``τ = √(2μ)``.)
-    See chapter *Sparse coding and sparse autoencoders*.
-
-    Examples
-    --------
     >>> hard_threshold(torch.tensor([-3.0, 0.5, 1.0, 2.5]), 1.0).tolist()
     [-3.0, 0.0, 0.0, 2.5]
     """
@@ -191,35 +152,18 @@ def _codes(name, codes, x, dictionary) -> torch.Tensor:
 
 def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max_iter: int = 1000,
                   tol: float = 1e-4, init=None, return_objective: bool = False):
-    """Sparse codes of all rows of ``x`` at once by ISTA, FISTA or greedy FISTA (batched matrix operations).
+    """Sparse codes of all rows of ``x`` at once by ISTA, FISTA or greedy FISTA.
 
-    Every example ``x_i`` (a row) gets the code ``s_i`` (a row) that minimises
-
-    .. math:: \\tfrac12 \\lVert x_i - s_i D \\rVert_2^2 + \\lambda \\lVert s_i \\rVert_1 ,
-
-    with ``λ = sparsity_weight``. Each iteration is a gradient step of size ``1/L`` on the
-    quadratic term, ``L = λ_max(D Dᵀ)``, followed by :func:`soft_threshold` at ``λ/L``, taken
-    from an extrapolated point ``y = s^k + β_k (s^k − s^{k−1})``:
-
-    * ``"ista"``: ``β_k = 0`` (plain proximal gradient, error ``O(1/k)``);
-    * ``"fista"``: ``β_k = (t_{k−1} − 1)/t_k`` (Beck & Teboulle, 2009; error ``O(1/k²)``);
-    * ``"greedy"`` (default): ``β_k = 1`` — greedy FISTA (Liang, Luo & Schönlieb, 2022) at step
-      ``1/L``, with the momentum also dropped whenever a step is longer than the first one (their
-      safeguard). On image patches it needs about a quarter fewer iterations than FISTA for the
-      same objective, at the same cost per iteration.
-
-    Both momentum methods restart per example when the momentum points uphill (O'Donoghue &
-    Candès, 2015). Examples with ``max_k |x_i · d_k| ≤ λ`` have the exact solution ``s_i = 0``
-    (the optimality condition at zero) and are not iterated. An example is finished when the
-    relative change of its code, ``‖s_i^{k+1} − s_i^k‖ / ‖s_i^{k+1}‖``, falls below ``tol``
-    (checked every 5 iterations; finished examples leave the batch, so the work shrinks as codes
-    converge); the call returns when every example has finished, or after ``max_iter``.
-
-    **Relation to scikit-learn.** :class:`sklearn.linear_model.Lasso` minimises
-    ``(1/(2·n_samples))‖y − Xw‖² + α‖w‖₁``. Coding one example is that problem with
-    ``X = Dᵀ`` (``n_features`` rows), ``y = x_i`` and ``w = s_i``, so dividing our objective by
-    ``n_features`` gives ``α = λ / n_features``. :func:`sklearn.decomposition.sparse_encode`
-    does that division itself: its ``alpha`` is our ``λ``.
+    Every example ``x_i`` (a row) gets the code ``s_i`` that minimises
+    ``½‖x_i − s_i D‖² + λ‖s_i‖₁`` (``λ = sparsity_weight``). Each iteration is a gradient step of
+    size ``1/L`` on the quadratic term, ``L = λ_max(D Dᵀ)``, then :func:`soft_threshold` at ``λ/L``,
+    from the point ``y = s^k + β_k (s^k − s^{k−1})``: ``"ista"`` has ``β_k = 0``; ``"fista"``
+    (Beck & Teboulle 2009) ``β_k = (t_{k−1} − 1)/t_k``; ``"greedy"`` (default; Liang, Luo &
+    Schönlieb 2022) ``β_k = 1``, dropped when a step is longer than the first one. Both momentum
+    methods restart per example when the momentum points uphill (O'Donoghue & Candès 2015).
+    Examples with ``max_k |x_i · d_k| ≤ λ`` have the exact solution ``s_i = 0`` and are not
+    iterated; the others stop when ``‖s_i^{k+1} − s_i^k‖ ≤ tol · ‖s_i^{k+1}‖`` or after
+    ``max_iter`` iterations. scikit-learn's ``sparse_encode`` takes the same ``λ`` as ``alpha``.
 
     See chapter *Sparse coding and sparse autoencoders*, section *ISTA and FISTA*.
 
@@ -229,15 +173,13 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     dictionary : torch.Tensor, shape (n_atoms, n_features)
         One atom per row (atoms need not have unit norm).
     sparsity_weight : float
-        ``λ ≥ 0``. ``λ = 0`` is least squares; every code is exactly zero once
-        ``λ ≥ max_k |x_i · d_k|`` (the optimality condition at ``s = 0``).
+        ``λ ≥ 0``.
     method : {"greedy", "fista", "ista"}
     max_iter : int
     tol : float
-        Relative-change tolerance (``1e-4`` puts the objective within about ``1e-6`` of its
-        minimum on image patches); ``0`` runs all ``max_iter`` iterations.
+        Relative-change tolerance; ``0`` runs all ``max_iter`` iterations.
     init : torch.Tensor, shape (n_examples, n_atoms), optional
-        Warm start (e.g. the codes from a previous dictionary); zeros by default.
+        Warm start; zeros by default.
     return_objective : bool
         Also return the per-example objective at the returned codes.
 
@@ -247,15 +189,9 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     objective : torch.Tensor, shape (n_examples,)
         Only when ``return_objective=True``.
 
-    Raises
-    ------
-    ValueError
-        Mismatched shapes, NaN/inf entries, ``λ < 0``, an all-zero dictionary, an unknown method.
-
     Examples
     --------
-    >>> dictionary = torch.eye(3)
-    >>> sparse_encode(torch.tensor([[3.0, 0.5, -1.5]]), dictionary, 1.0).tolist()  # = S_1(x)
+    >>> sparse_encode(torch.tensor([[3.0, 0.5, -1.5]]), torch.eye(3), 1.0).tolist()  # = S_1(x)
     [[2.0, 0.0, -0.5]]
     """
     x, dictionary = _pair(x, dictionary)
@@ -342,14 +278,8 @@ def _iterate(codes, transition, offset, threshold, method, max_iter, tol):
 
 
 def dictionary_objective(x, codes, dictionary, sparsity_weight, frobenius_weight: float = 0.0) -> float:
-    """The dictionary-learning objective (mean over examples, plus the Frobenius term).
-
-    .. math::
-
-        J(S, D) = \\frac1N \\sum_{i=1}^N \\Big(\\tfrac12\\lVert x_i - s_i D\\rVert_2^2
-                  + \\lambda \\lVert s_i\\rVert_1\\Big) + \\gamma \\lVert D\\rVert_F^2
-
-    See chapter *Sparse coding and sparse autoencoders*.
+    """``J(S, D) = (1/N) Σ_i (½‖x_i − s_i D‖² + λ‖s_i‖₁) + γ‖D‖²_F``, the dictionary-learning
+    objective (mean over examples, plus the Frobenius term).
     """
     gamma = nonnegative_float("frobenius_weight", frobenius_weight)
     x, dictionary = _pair(x, dictionary)
@@ -396,18 +326,11 @@ def _frobenius_update(gram_codes, cross, n_examples, frobenius_weight):
 
 def update_dictionary(x, codes, dictionary, *, atom_norm: str = "unit", frobenius_weight: float = 0.0,
                       seed: int = 0) -> torch.Tensor:
-    """The dictionary step of dictionary learning: lower ``J(S, D)`` over ``D`` with the codes fixed.
+    """The dictionary step: lower ``J(S, D)`` over ``D`` with the codes fixed.
 
-    * ``atom_norm="unit"``: atoms constrained to ``‖d_k‖ = 1``; one sweep of exact block-coordinate
-      minimisation, atom by atom (unused atoms are moved onto random examples).
-    * ``atom_norm="frobenius"``: the penalty ``γ‖D‖²_F`` (``frobenius_weight = γ > 0``); the exact
-      minimiser ``D = (SᵀS + 2γN·I)⁻¹ SᵀX``.
-
-    See chapter *Sparse coding and sparse autoencoders*.
-
-    Returns
-    -------
-    torch.Tensor, shape (n_atoms, n_features)
+    ``atom_norm="unit"``: one sweep of exact block-coordinate minimisation over unit-norm atoms
+    (unused atoms are moved onto random examples). ``atom_norm="frobenius"``: the exact minimiser
+    ``D = (SᵀS + 2γN·I)⁻¹ SᵀX`` of the penalised objective (``frobenius_weight = γ > 0``).
     """
     x, dictionary = _pair(x, dictionary)
     codes = _codes("codes", codes, x, dictionary)
@@ -423,36 +346,21 @@ def _check_norm(atom_norm, frobenius_weight):
     atom_norm = _choice("atom_norm", atom_norm, _ATOM_NORMS)
     gamma = nonnegative_float("frobenius_weight", frobenius_weight)
     if atom_norm == "frobenius" and gamma == 0:
-        raise ValueError(
-            "atom_norm='frobenius' needs frobenius_weight > 0: without it the atoms can grow without bound "
-            "while the codes shrink. Pass e.g. frobenius_weight=1e-3, or use atom_norm='unit'."
-        )
+        raise ValueError("atom_norm='frobenius' needs frobenius_weight > 0 (else atoms grow while codes "
+                         "shrink): pass e.g. frobenius_weight=1e-3, or use atom_norm='unit'.")
     if atom_norm == "unit" and gamma > 0:
-        raise ValueError(
-            "frobenius_weight has no effect with unit-norm atoms (‖D‖²_F is then fixed at n_atoms); "
-            "use atom_norm='frobenius' or leave frobenius_weight at 0."
-        )
+        raise ValueError("frobenius_weight has no effect with unit-norm atoms (‖D‖²_F = n_atoms); "
+                         "use atom_norm='frobenius' or leave frobenius_weight at 0.")
     return atom_norm, gamma
 
 
 @dataclass
 class DictionaryLearningResult:
-    """What :func:`learn_dictionary` returns.
-
-    Attributes
-    ----------
-    dictionary : torch.Tensor, shape (n_atoms, n_features)
-        The learned atoms, one per row (the columns of ``W`` in the book's notation).
-    codes : torch.Tensor, shape (n_examples, n_atoms)
-        Sparse codes of the training examples under the final dictionary.
-    objective_history : list of float
-        ``n_iter + 1`` values. Full batch: ``J(S, D)`` on all examples after the initial coding
-        and after every iteration. Mini-batch: ``J`` of each iteration's batch (coded with the
-        current dictionary, before its update), then ``J`` on all examples at the end.
-    sparsity_weight, frobenius_weight : float
-    atom_norm : str
-    seconds : float
-        Wall-clock time of the whole run.
+    """What :func:`learn_dictionary` returns: the atoms (``dictionary``, one per row: the
+    columns of ``W`` in the book's notation), the training ``codes`` under them, the
+    ``objective_history`` (``n_iter + 1`` values: full batch, ``J`` after the initial coding and
+    every iteration; mini-batch, ``J`` of each batch before its update, then ``J`` on all
+    examples), the settings, and the wall-clock ``seconds``.
     """
 
     dictionary: torch.Tensor
@@ -463,17 +371,13 @@ class DictionaryLearningResult:
     frobenius_weight: float = 0.0
     seconds: float = 0.0
 
-    @property
-    def n_atoms(self) -> int:
-        return int(self.dictionary.shape[0])
-
     def reconstruct(self) -> torch.Tensor:
         """``S D``: the training examples as rebuilt from their sparse codes."""
         return self.codes @ self.dictionary
 
     def __repr__(self) -> str:
         last = f"{self.objective_history[-1]:.4f}" if self.objective_history else "-"
-        return (f"DictionaryLearningResult(n_atoms={self.n_atoms}, atom_norm={self.atom_norm!r}, "
+        return (f"DictionaryLearningResult(n_atoms={len(self.dictionary)}, atom_norm={self.atom_norm!r}, "
                 f"iterations={max(len(self.objective_history) - 1, 0)}, objective={last})")
 
 
@@ -483,60 +387,31 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
                      forget: float = 0.7) -> DictionaryLearningResult:
     """Learn a dictionary by alternating sparse coding and dictionary updates.
 
-    Minimises :func:`dictionary_objective`
-
-    .. math::
-
-        J(S, D) = \\frac1N \\sum_i \\Big(\\tfrac12\\lVert x_i - s_i D\\rVert^2 + \\lambda\\lVert s_i\\rVert_1\\Big)
-                  \\; [+\\,\\gamma\\lVert D\\rVert_F^2]
-
-    either over unit-norm atoms (``atom_norm="unit"``) or with the Frobenius penalty
-    (``atom_norm="frobenius"``, ``frobenius_weight = γ > 0``), in the spirit of Lee et al. (2007).
-    Each iteration updates ``D`` with the codes fixed (:func:`update_dictionary`), then re-codes
-    the examples with :func:`sparse_encode`, warm-started from their previous codes. In full-batch
-    mode both steps lower ``J`` (a code is only replaced when its objective went down), so the
-    objective history is non-increasing up to round-off.
-
-    With ``batch_size`` set, each iteration codes a random mini-batch and updates ``D`` from
-    running statistics ``A = Σ sᵀs``, ``B = Σ sᵀx`` that decay by ``forget`` per iteration
-    (online dictionary learning); the history then holds mini-batch objectives, which fluctuate,
-    and finally the objective of all examples under the final dictionary.
+    Minimises :func:`dictionary_objective`,
+    ``J(S, D) = (1/N) Σ_i (½‖x_i − s_i D‖² + λ‖s_i‖₁) [+ γ‖D‖²_F]``, over unit-norm atoms
+    (``atom_norm="unit"``, as Lee et al. 2007 constrain them) or with the Frobenius penalty
+    (``atom_norm="frobenius"``, ``frobenius_weight = γ > 0``). Each iteration updates ``D`` with
+    the codes fixed (:func:`update_dictionary`), then re-codes the examples with
+    :func:`sparse_encode`, warm-started. In full-batch mode both steps lower ``J`` (a code is only
+    replaced when its objective went down). With ``batch_size`` set, each iteration codes a random
+    mini-batch and updates ``D`` from running statistics ``A = Σ sᵀs``, ``B = Σ sᵀx`` that decay by
+    ``forget`` (online dictionary learning, Mairal et al. 2009); the history then holds mini-batch
+    objectives, and finally the objective of all examples.
 
     See chapter *Sparse coding and sparse autoencoders*, section *Learning the dictionary*.
 
-    Parameters
-    ----------
-    x : torch.Tensor, shape (n_examples, n_features)
-    n_atoms : int
-    sparsity_weight : float
-        ``λ ≥ 0``.
-    n_iter : int
-        Dictionary updates.
-    atom_norm : {"unit", "frobenius"}
-    frobenius_weight : float
-        ``γ``; required (> 0) for ``"frobenius"``, must stay 0 for ``"unit"``.
-    batch_size : int, optional
-        Mini-batch size; ``None`` (default) uses all examples every iteration.
-    seed : int
-        Seeds the initial atoms (random examples) and the mini-batches.
-    method, max_iter, tol :
-        Passed to :func:`sparse_encode` for every coding step.
-    init : torch.Tensor, shape (n_atoms, n_features), optional
-        Initial dictionary (default: ``n_atoms`` random examples, scaled to unit norm).
-    forget : float
-        Decay of the running statistics in mini-batch mode, in ``[0, 1)``. A short memory (the
-        default 0.7 remembers about three batches) lets atoms move away from their random
-        starting examples quickly; on 8×8 image patches 0.7 gave cleaner atoms in 200
-        iterations than 0.9 or 0.99.
-
-    Returns
-    -------
-    DictionaryLearningResult
+    ``x`` is ``(n_examples, n_features)``; ``sparsity_weight`` is ``λ ≥ 0``; ``n_iter`` counts the
+    dictionary updates; ``frobenius_weight`` (``γ``) is required (> 0) for ``"frobenius"`` and
+    must stay 0 for ``"unit"``; ``batch_size=None`` (default) uses all examples every
+    iteration; ``seed`` draws the initial atoms (random examples, unless ``init`` gives them)
+    and the mini-batches; ``method``, ``max_iter`` and ``tol`` go to every coding step;
+    ``forget`` in ``[0, 1)`` decays the running statistics (0.7 remembers about three batches,
+    so atoms leave their random starting examples quickly). Returns a
+    :class:`DictionaryLearningResult`.
 
     Examples
     --------
-    >>> x = torch.randn(200, 16)
-    >>> result = learn_dictionary(x, n_atoms=8, sparsity_weight=0.5, n_iter=5)
+    >>> result = learn_dictionary(torch.randn(200, 16), n_atoms=8, sparsity_weight=0.5, n_iter=5)
     >>> result.dictionary.shape, result.codes.shape
     (torch.Size([8, 16]), torch.Size([200, 8]))
     """
@@ -551,10 +426,8 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
     forget = nonnegative_float("forget", forget)
     if forget >= 1:
         raise ValueError(f"forget must lie in [0, 1), got {forget}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
     method = _choice("method", method, _METHODS)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
     dictionary = _initial_dictionary(x, n_atoms, init, generator)
 
     def code(rows, dictionary, previous):

@@ -301,11 +301,11 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
         Train only these (default: all of the model's).
     mixed_precision : bool
         Run the forward pass (encoder, decoder, penalty) under ``torch.autocast`` with bfloat16 on
-        the CPU or a CUDA GPU; weights, gradients, optimiser state and the loss stay float32. On a
-        CPU with native bfloat16 (AVX-512 BF16) the training steps of the book's 784-768-30
-        autoencoder ran 1.4× faster; CPUs without it emulate bfloat16 and are slower (see
-        ``benchmarks/bench_ae_vs_pca.py``, which measures before it chooses). Validation losses
-        are computed in full precision.
+        the CPU or a CUDA GPU; weights, gradients, optimiser state and the loss stay float32. It
+        pays only where bfloat16 is native (CPUs with AVX-512 BF16 or AMX, recent GPUs); elsewhere
+        it is emulated and slower (``benchmarks/bench_ae_vs_pca.py`` measures before it chooses;
+        the appendix *How fast, how good* has the numbers). Validation losses are computed in full
+        precision.
 
     Returns
     -------
