@@ -46,7 +46,7 @@ def kl_bernoulli(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
 
 
 def kl_sparsity(weight: float, target: float = 0.05):
-    """``β · Σ_j KL(ρ ‖ ρ̂_j)`` with ``ρ̂_j`` the mean activation of unit ``j`` over the batch.
+    """``λ_KL · Σ_j KL(ρ ‖ ρ̂_j)`` with ``ρ̂_j`` the mean activation of unit ``j`` over the batch.
 
     Needs codes in ``(0, 1)`` (a sigmoid code layer, ``latent_activation="sigmoid"``). The range
     is checked on the first mini-batch only: a check on every step would make the GPU wait.
