@@ -158,8 +158,10 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     ``½‖x_i − s_i D‖² + λ‖s_i‖₁`` (``λ = sparsity_weight``). Each iteration is a gradient step of
     size ``1/L`` on the quadratic term, ``L = λ_max(D Dᵀ)``, then :func:`soft_threshold` at ``λ/L``,
     from the point ``y = s^k + β_k (s^k − s^{k−1})``: ``"ista"`` has ``β_k = 0``; ``"fista"``
-    (Beck & Teboulle 2009) ``β_k = (t_{k−1} − 1)/t_k``; ``"greedy"`` (default; Liang, Luo &
-    Schönlieb 2022) ``β_k = 1``, dropped when a step is longer than the first one. Both momentum
+    (Beck & Teboulle 2009) ``β_k = (t_{k−1} − 1)/t_k``; ``"greedy"`` (default) ``β_k = 1``, a
+    variant of the greedy FISTA of Liang, Luo & Schönlieb (2022) that keeps the step at ``1/L``
+    and drops the momentum (their safeguard shrinks the step) when a step is longer than the
+    first one. Both momentum
     methods restart per example when the momentum points uphill (O'Donoghue & Candès 2015).
     Examples with ``max_k |x_i · d_k| ≤ λ`` have the exact solution ``s_i = 0`` and are not
     iterated; the others stop when ``‖s_i^{k+1} − s_i^k‖ ≤ tol · ‖s_i^{k+1}‖`` or after
