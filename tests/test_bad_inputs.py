@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
 import io
 import re
 import signal
-import socketserver
 import struct
-import threading
 
 import matplotlib
 

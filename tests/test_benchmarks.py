@@ -4,7 +4,6 @@ the benchmarks themselves)."""
 from __future__ import annotations
 
 import importlib.util
-import math
 import sys
 from pathlib import Path
 

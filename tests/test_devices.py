@@ -9,9 +9,8 @@ CPU, and the result's device shows where it was left.
 import pytest
 import torch
 
-from aelib import corrupt, models, penalties, train, vae
+from aelib import corrupt, models, penalties, vae
 from aelib import jacobian  # noqa: E402
-from aelib import models  # noqa: E402
 
 META = torch.device("meta")
 D, H, K = 12, 8, 3

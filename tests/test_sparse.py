@@ -147,7 +147,7 @@ def test_iteration_count_is_exact(method):
     x, dictionary = _problem(n=8)
     lam, k = 0.3, 7
     lipschitz = sparse.lipschitz_constant(dictionary)
-    s = prev = torch.zeros(8, dictionary.shape[0], dtype=torch.float64)
+    s = torch.zeros(8, dictionary.shape[0], dtype=torch.float64)
     y, t, first = s, torch.ones(8, 1, dtype=torch.float64), None
     for i in range(k):
         new = sparse.soft_threshold(y - (y @ dictionary - x) @ dictionary.T / lipschitz, lam / lipschitz)

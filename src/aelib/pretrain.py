@@ -18,10 +18,8 @@ autoencoder at once and reuses its encoder. Every training step runs through
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 

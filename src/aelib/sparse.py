@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
+from ._checks import as_data_tensor, nonnegative_float, positive_int
 
 __all__ = [
     "soft_threshold",

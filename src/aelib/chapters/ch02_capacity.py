@@ -1,14 +1,26 @@
-"""Chapter helpers for *Undercomplete vs overcomplete autoencoders* (book/02_undercomplete_overcomplete).
+"""Chapter helper for *Undercomplete vs overcomplete autoencoders* (02_undercomplete_overcomplete).
+
+Diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`), the toy curved
+data set and its figure. Only that chapter and its tests import this module.
+
+- :func:`capacity_diagram`: an undercomplete and an overcomplete autoencoder side by side, with
+  the copy shortcut ``z = [x; 0]`` that only the wide code allows;
+- :func:`memorisation_diagram`: a one-number code that indexes the training examples;
+- :func:`arc_points`: points near a curved one-dimensional manifold in the plane;
+- :func:`plot_curve_fits`: such points and their reconstructions by several autoencoders;
+- :func:`separate_labels`: move point labels of a plot apart where they overlap.
+
+Chapter helpers for *Undercomplete vs overcomplete autoencoders* (book/02_undercomplete_overcomplete).
 
 The chapter trains the same shallow autoencoder
 
-.. math:: \\hat x = g(f(x)) = W_d\\, (W_e x + b_e) + b_d, \\qquad z = W_e x + b_e \\in \\mathbb{R}^{d_z},
+.. math:: \hat x = g(f(x)) = W_d\, (W_e x + b_e) + b_d, \qquad z = W_e x + b_e \in \mathbb{R}^{d_z},
 
 at many code sizes :math:`d_z` (:func:`latent_size_sweep`), compares it with PCA of the same
 rank, and probes whether a model has learned the data or merely copies its input by feeding it
 images that do not come from the data (:func:`off_data_probes`,
 :func:`aelib.metrics.reconstruction_r2`). :func:`identity_autoencoder` builds, by hand, the
-trivial solution that an overcomplete code (:math:`d_z \\ge d_x`) makes possible: a perfect copier.
+trivial solution that an overcomplete code (:math:`d_z \ge d_x`) makes possible: a perfect copier.
 """
 from __future__ import annotations
 
@@ -20,6 +32,8 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.text import Annotation
+from matplotlib.transforms import Bbox
 from torch import nn
 
 from .._checks import as_data_tensor, int_sequence, positive_float, positive_int
@@ -27,6 +41,187 @@ from ..device import pick_device
 from ..metrics import pca, per_example_error, reconstruction_r2
 from ..models import Autoencoder, MLPAutoencoder
 from ..train import fit, predict
+from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
+
+__all__ = ["capacity_diagram", "memorisation_diagram", "arc_points", "plot_curve_fits", "separate_labels"]
+
+
+def _autoencoder_sketch(ax, left: float, code_height: float, *, input_height: float = 2.4,
+                        y: float = 2.75, split_code: bool = False):
+    """x → f → z → g → x̂ starting at ``left``; returns the shapes of x, z and x̂."""
+    x = box(ax, left, y - input_height / 2, 0.5, input_height, "$x$", color=COLORS["data"])
+    trapezoid(ax, left + 0.65, y, 1.0, input_height * 0.92, code_height * 0.92, "$f$",
+              color=COLORS["encoder"])
+    if split_code:  # z = [x; 0]: the first d_x units hold the input, the others are zero
+        bottom = y - code_height / 2
+        z_zero = box(ax, left + 1.8, bottom, 0.5, code_height - input_height, "$0$",
+                     color=COLORS["code"], alpha=0.45)
+        z_copy = box(ax, left + 1.8, bottom + code_height - input_height, 0.5, input_height,
+                     "$x$", color=COLORS["code"])
+        z = type(z_copy)(z_copy.left, z_copy.right, z_zero.bottom, z_copy.top)
+    else:
+        z = box(ax, left + 1.8, y - code_height / 2, 0.5, code_height, "$z$", color=COLORS["code"])
+    trapezoid(ax, left + 2.45, y, 1.0, code_height * 0.92, input_height * 0.92, "$g$",
+              color=COLORS["decoder"])
+    x_hat = box(ax, left + 3.6, y - input_height / 2, 0.5, input_height, r"$\hat x$",
+                color=COLORS["data"])
+    label(ax, x.center[0], x.bottom - 0.22, "$d_x$", fontsize=9)
+    label(ax, z.center[0], z.bottom - 0.22, "$d_z$", fontsize=9)
+    return x, z, x_hat
+
+
+def capacity_diagram():
+    """Undercomplete (``d_z < d_x``) and overcomplete (``d_z ≥ d_x``) autoencoders side by side.
+
+    The narrow code must drop information; the wide one can hold a copy of the input,
+    ``z = [x; 0]``, which the decoder reads back (the dashed arrow): ``g(f(x)) = x`` for every
+    ``x``. See chapter *Undercomplete vs overcomplete autoencoders*.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(10.4, 5.4, scale=0.72)
+    _autoencoder_sketch(ax, 0.5, 0.7)
+    label(ax, 2.55, 5.1, r"undercomplete: $d_z < d_x$", fontsize=11)
+    label(ax, 2.55, 0.45, "the code must choose\nwhat to keep", fontsize=9)
+
+    x, _, x_hat = _autoencoder_sketch(ax, 5.9, 3.2, split_code=True)
+    label(ax, 7.95, 5.1, r"overcomplete: $d_z \geq d_x$", fontsize=11)
+    arrow(ax, (x.center[0], x.top), (x_hat.center[0], x_hat.top), color=COLORS["noise"],
+          dashed=True, curve=-0.33)
+    label(ax, 7.95, 0.3, r"copy: $z = [x;\,0]$, $g(f(x)) = x$" "\nfor every $x$",
+          fontsize=9, color=COLORS["noise"])
+    return fig
+
+
+def memorisation_diagram(n_shown: int = 4):
+    """A one-number code that indexes the training set: ``f(x_i) = i`` and ``g(i) = x_i``.
+
+    A powerful encoder and decoder can reach zero training error through the smallest possible
+    code by memorising the examples; the code then says nothing about what they have in common.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if n_shown < 2:
+        raise ValueError(f"n_shown must be at least 2, got {n_shown}.")
+    fig, ax = canvas(8.0, 4.6, scale=0.72)
+    names = [f"$x_{{{i}}}$" for i in range(1, n_shown)] + ["$x_N$"]
+    codes = [f"${i}$" for i in range(1, n_shown)] + ["$N$"]
+    top, step, gap = 3.75, 2.4 / (n_shown - 1), 0.45  # gap: room for the dots before x_N
+    rows = [top - k * step for k in range(n_shown - 1)] + [top - (n_shown - 1) * step - gap]
+    ax.plot([4.0, 4.0], [top + 0.4, rows[-1] - 0.4], color=COLORS["ink"], lw=1.2)
+    for name, code, y in zip(names, codes, rows):
+        left = box(ax, 0.6, y - 0.25, 0.9, 0.5, name, color=COLORS["data"])
+        right = box(ax, 6.5, y - 0.25, 0.9, 0.5, name, color=COLORS["data"])
+        ax.plot([4.0], [y], "o", color=COLORS["code"], ms=8, zorder=3)
+        label(ax, 3.85, y + 0.08, code, fontsize=9, ha="right", va="bottom")
+        arrow(ax, left.east, (3.9, y), color=COLORS["encoder"])
+        arrow(ax, (4.1, y), right.west, color=COLORS["decoder"])
+    dots_y = (rows[-2] + rows[-1]) / 2
+    for x in (1.05, 6.95):
+        label(ax, x, dots_y, r"$\vdots$", fontsize=11)
+    label(ax, 2.7, 4.4, "encoder $f(x_i) = i$", fontsize=10, color=COLORS["encoder"])
+    label(ax, 5.3, 4.4, "decoder $g(i) = x_i$", fontsize=10, color=COLORS["decoder"])
+    label(ax, 4.0, 0.2, "code: one number, $d_z = 1$", fontsize=9, color=COLORS["code"])
+    return fig
+
+
+def arc_points(n: int, *, noise_std: float = 0.03, seed: int = 0) -> torch.Tensor:
+    """``n`` points near a three-quarter circle of radius 1 in the plane, shape ``(n, 2)``.
+
+    The angle is uniform on ``[-π/4, 5π/4]``; Gaussian noise of standard deviation
+    ``noise_std`` is added to both coordinates. A one-dimensional curved manifold: one number
+    (the angle) describes each point, but no straight line does.
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    if not (noise_std >= 0 and math.isfinite(noise_std)):
+        raise ValueError(f"noise_std must be a finite number ≥ 0, got {noise_std!r}.")
+    generator = torch.Generator().manual_seed(int(seed))
+    angle = math.pi * (-0.25 + 1.5 * torch.rand(int(n), generator=generator))
+    circle = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    return circle + noise_std * torch.randn(int(n), 2, generator=generator)
+
+
+def plot_curve_fits(points, reconstructions: dict, *, n_links: int = 60):
+    """Points in the plane and their reconstructions, one panel per model.
+
+    Parameters
+    ----------
+    points : tensor or array (n, 2)
+    reconstructions : dict
+        Panel title → reconstructions ``(n, 2)`` of ``points``.
+    n_links : int
+        Draw a thin line from each of the first ``n_links`` points to its reconstruction.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must have shape (n, 2), got {points.shape}.")
+    if not reconstructions:
+        raise ValueError("reconstructions is empty; pass {title: (n, 2) array}.")
+    fig, axes = plt.subplots(1, len(reconstructions), figsize=(3.2 * len(reconstructions), 3.1),
+                             sharex=True, sharey=True, squeeze=False)
+    for ax, (title, recon) in zip(axes[0], reconstructions.items()):
+        recon = np.asarray(recon, dtype=float)
+        if recon.shape != points.shape:
+            raise ValueError(f"reconstructions[{title!r}] has shape {recon.shape}, "
+                             f"points {points.shape}.")
+        for p, r in zip(points[:n_links], recon[:n_links]):
+            ax.plot([p[0], r[0]], [p[1], r[1]], color="grey", lw=0.5)
+        ax.plot(points[:, 0], points[:, 1], ".", color=COLORS["data"], ms=3, label="data $x$")
+        ax.plot(recon[:, 0], recon[:, 1], ".", color=COLORS["noise"], ms=3,
+                label=r"reconstruction $\hat x$")
+        ax.set_title(title, fontsize=9)
+        ax.set_aspect("equal")
+        ax.set_xlabel("$x_1$")
+    axes[0, 0].set_ylabel("$x_2$")
+    axes[0, 0].legend(fontsize=7, loc="lower center", markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+_OFFSETS = ((4, -11), (6, 3), (-4, -13), (8, -4))  # points: below right, right, below left, …
+
+
+def separate_labels(ax):
+    """Move annotations of ``ax`` that overlap an earlier one, or a lone marker, to a free spot.
+
+    Point labels placed at a fixed offset (e.g. the code sizes along the line of
+    :func:`aelib.capacity.plot_copy_tradeoff`) collide where two points lie close together, or
+    hide under a marker drawn later (a line with a single point). Each annotation, in drawing
+    order, keeps its place if it is free; otherwise it tries a few offsets (in points) around
+    its point. Returns the number of labels moved.
+    """
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for line in ax.lines:  # lone markers (single points) are obstacles too
+        if len(line.get_xdata()) == 1 and line.get_marker() not in (None, "", "None"):
+            x, y = ax.transData.transform((line.get_xdata()[0], line.get_ydata()[0]))
+            half = 0.75 * line.get_markersize() * fig.dpi / 72  # a diamond reaches ms/√2
+            placed.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+    moved = 0
+    for text in [t for t in ax.texts if isinstance(t, Annotation)]:
+        box = text.get_window_extent(renderer)
+        if any(box.overlaps(other) for other in placed):
+            for dx, dy in _OFFSETS:
+                text.set_position((dx, dy))
+                text.set_horizontalalignment("left" if dx > 0 else "right")
+                text.set_verticalalignment("top" if dy < 0 else "bottom")
+                box = text.get_window_extent(renderer)
+                if not any(box.overlaps(other) for other in placed):
+                    break
+            moved += 1
+        placed.append(box)
+    return moved
 
 
 def shallow_autoencoder(input_dim: int, latent_dim: int, *, latent_activation=None, output=None) -> MLPAutoencoder:
@@ -282,7 +477,7 @@ def bottleneck_frame(sweep: LatentSweep, latent_dim: int, x_show, image_shape, *
     c, h, w = image_shape
     fig = plt.figure(figsize=figsize)
     grid = fig.add_gridspec(len(rows), n + 1, width_ratios=[1] * n + [n * 0.95], wspace=0.05, hspace=0.08)
-    for r, (label, images) in enumerate(rows):
+    for r, (row_name, images) in enumerate(rows):
         images = images.detach().cpu().numpy().reshape(len(images), c, h, w)
         for j in range(n):
             ax = fig.add_subplot(grid[r, j])
@@ -290,7 +485,7 @@ def bottleneck_frame(sweep: LatentSweep, latent_dim: int, x_show, image_shape, *
             ax.set_xticks([])
             ax.set_yticks([])
             if j == 0:
-                ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+                ax.set_ylabel(row_name, fontsize=7, rotation=0, ha="right", va="center")
     curve = fig.add_subplot(grid[:, n])
     swept = latent_dim in sweep.latent_dims
     plot_error_curve(sweep, ax=curve, marker_at=latent_dim if swept else None, title=f"$d_z$ = {latent_dim}")
@@ -351,8 +546,8 @@ def plot_copy_tradeoff(sweep_r2: dict, others: dict | None = None, *, real="real
     for k, x, y in zip(sizes, xs, ys):
         ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(-4, 5), fontsize=7, ha="right")
     markers = "*PDXv^<>"
-    for i, (label, r2) in enumerate((others or {}).items()):
-        ax.plot([r2[real]], [r2[probe]], markers[i % len(markers)], ms=10, color=f"C{i + 1}", label=label)
+    for i, (name, r2) in enumerate((others or {}).items()):
+        ax.plot([r2[real]], [r2[probe]], markers[i % len(markers)], ms=10, color=f"C{i + 1}", label=name)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel(f"$R^2$ on {real}")

@@ -1,4 +1,13 @@
-"""Chapter helpers for *Sparse coding and sparse autoencoders* (book/03_sparse): measures of how
+"""Figures that only chapter 3, *Sparse coding and sparse autoencoders*, draws.
+
+Schematic diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`) and the
+picture of the unit balls of the Lp norms. The labels use the chapter's notation: an example
+:math:`x \in \mathbb{R}^{d_x}`, its code :math:`s \in \mathbb{R}^{d_z}`, the dictionary
+:math:`W \in \mathbb{R}^{d_x \times d_z}` with one atom :math:`w_k` per column (stored in code
+as ``D = Wᵀ``, one atom per row), and for the autoencoder an encoder :math:`V`, a code
+:math:`z` and a decoder :math:`W`.
+
+Chapter helpers for *Sparse coding and sparse autoencoders* (book/03_sparse): measures of how
 localised and oriented dictionary atoms are, and the frame of the λ slider. The solvers are
 :mod:`aelib.sparse`.
 """
@@ -6,9 +15,278 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from matplotlib.patches import Circle
 
-from .._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
+from .._checks import as_data_tensor, nonnegative_float
+from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
+
+__all__ = ["sparse_coding_diagram", "unit_balls_figure", "penalty_targets_diagram", "ista_diagram", "dictionary_learning_diagram", "sparse_autoencoder_diagram"]
+
+
+def _node(ax, x, y, radius=0.2, *, color="white", text="", fontsize=7):
+    """A neuron: a circle, filled with ``color`` (white for an inactive unit)."""
+    ax.add_patch(Circle((x, y), radius, facecolor=color, edgecolor=COLORS["ink"],
+                        linewidth=1.0, zorder=3))
+    if text:
+        ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, zorder=4,
+                color=COLORS["ink"])
+
+
+def _value(v: float) -> str:
+    return f"{v:g}"
+
+
+def sparse_coding_diagram(code=(12, 0, 7, 0, 0)):
+    """``x ≈ W s`` with a sparse ``s``: the atoms that ``s`` uses, and how ``s`` is stored.
+
+    Parameters
+    ----------
+    code : sequence of float
+        The code ``s`` (one entry per atom, numbered from 0 as in Python); the default is the
+        lecture notes' example ``(12, 0, 7, 0, 0)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    code = [float(v) for v in code]
+    if not code:
+        raise ValueError("code must have at least one entry.")
+    n = len(code)
+    used = [k for k, v in enumerate(code) if v != 0]
+    width = 8.1 + 0.58 * n
+    fig, ax = canvas(width, 5.2, scale=0.72)
+    top, height = 4.2, 3.0
+    bottom = top - height
+    box(ax, 0.4, bottom, 0.55, height, color=COLORS["data"])
+    label(ax, 0.675, top + 0.3, "$x$", fontsize=12)
+    label(ax, 0.675, bottom - 0.35, r"$\in\mathbb{R}^{d_x}$", fontsize=10)
+    label(ax, 1.45, top - height / 2, r"$\approx$", fontsize=20)
+    left = 1.95
+    for k in range(n):
+        x0 = left + 0.58 * k
+        box(ax, x0, bottom, 0.5, height, color=COLORS["decoder"] if k in used else "white",
+            alpha=0.85 if k in used else 1.0)
+        label(ax, x0 + 0.25, bottom - 0.35, f"$w_{k}$", fontsize=10)
+    w_right = left + 0.58 * n - 0.08
+    label(ax, (left + w_right) / 2, top + 0.3, r"$W\in\mathbb{R}^{d_x\times d_z}$", fontsize=11)
+    s_left, cell = w_right + 0.45, height / n
+    for k, v in enumerate(code):
+        box(ax, s_left, top - (k + 1) * cell + 0.04, 0.6, cell - 0.08, _value(v),
+            color=COLORS["code"] if v != 0 else "white", fontsize=10,
+            alpha=0.85 if v != 0 else 1.0)
+    label(ax, s_left + 0.3, top + 0.3, "$s$", fontsize=12)
+    label(ax, s_left + 0.3, bottom - 0.35, r"$\in\mathbb{R}^{d_z}$", fontsize=10)
+    terms = " + ".join(f"{_value(code[k])}\\,w_{k}" for k in used) or "0"
+    text_x = s_left + 1.4
+    label(ax, text_x, top - 0.5, f"$x \\approx {terms}$", fontsize=12, ha="left")
+    label(ax, text_x, top - 1.05, f"{len(used)} of $d_z = {n}$ atoms used", fontsize=10,
+          ha="left")
+    stored = "{" + ", ".join(f"{k}: {_value(code[k])}" for k in used) + "}"
+    shape = box(ax, text_x, bottom + 0.45, 3.4, 0.75, f"stored: {stored}",
+                color=COLORS["code"], fontsize=11, alpha=0.35)
+    arrow(ax, (s_left + 0.62, shape.center[1]), shape.west)
+    return fig
+
+
+def _lp_unit_circle(p: float, n_points: int = 721) -> np.ndarray:
+    """Points on the boundary ``‖s‖_p = 1`` in the plane (``p > 0`` or ``inf``)."""
+    angle = np.linspace(0, 2 * np.pi, n_points)
+    direction = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    if math.isinf(p):
+        size = np.abs(direction).max(axis=1)
+    else:
+        size = (np.abs(direction) ** p).sum(axis=1) ** (1 / p)
+    return direction / size[:, None]
+
+
+def unit_balls_figure(ps=(0, 0.5, 1, 2, math.inf)):
+    """The unit balls ``{s ∈ ℝ² : ‖s‖_p ≤ 1}``, one panel per ``p``, corners marked.
+
+    ``p = 0`` draws the L0 "ball" ``‖s‖₀ ≤ 1``: the two coordinate axes (it is unbounded).
+    The corners on the axes (``p ≤ 1``) are where sparse solutions come from; the L∞ ball has
+    its corners on the diagonals instead.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ps = list(ps)
+    if not ps or any(p < 0 for p in ps):
+        raise ValueError("ps must be a non-empty list of p ≥ 0 (math.inf allowed).")
+    fig, axes = plt.subplots(1, len(ps), figsize=(2.05 * len(ps), 2.35))
+    axes = np.atleast_1d(axes)
+    for ax, p in zip(axes, ps):
+        ax.axhline(0, color="0.75", lw=0.6, zorder=0)
+        ax.axvline(0, color="0.75", lw=0.6, zorder=0)
+        if p == 0:
+            for xs, ys in [([-1.45, 1.45], [0, 0]), ([0, 0], [-1.45, 1.45])]:
+                ax.plot(xs, ys, color="C0", lw=3, solid_capstyle="butt")
+            name = r"$\Vert s\Vert_0 \leq 1$" + "\n(the axes)"
+        else:
+            ring = _lp_unit_circle(p)
+            ax.fill(ring[:, 0], ring[:, 1], color="C0", alpha=0.25)
+            ax.plot(ring[:, 0], ring[:, 1], color="C0", lw=1.5)
+            shown = r"\infty" if math.isinf(p) else _value(p)
+            name = rf"$p = {shown}$" + ("\n(not convex)" if p < 1 else "\n(convex)")
+        if p <= 1:
+            ax.plot([1, 0, -1, 0], [0, 1, 0, -1], "o", color="C3", markersize=4)
+        elif math.isinf(p):
+            ax.plot([1, -1, -1, 1], [1, 1, -1, -1], "o", color="C3", markersize=4)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlim(-1.5, 1.5)
+        ax.set_ylim(-1.5, 1.5)
+        ax.set_aspect("equal")
+        ax.set_xticks([-1, 0, 1])
+        ax.set_yticks([-1, 0, 1])
+        ax.set_xlabel("$s_1$", labelpad=1)
+    axes[0].set_ylabel("$s_2$", labelpad=1)
+    fig.tight_layout(w_pad=0.6)
+    return fig
+
+
+def _layer(ax, x, n, y_low, y_high):
+    return [(x, y_low + (y_high - y_low) * i / (n - 1)) for i in range(n)]
+
+
+def penalty_targets_diagram():
+    """Where a penalty acts: L1 or L2 on the **weights**, or L1 on the **activations** (code).
+
+    Three copies of one layer, inputs ``x`` on the left, code units ``z`` on the right. L1 on
+    the weights removes connections; L2 on the weights keeps them all but weakens them; L1 on
+    the code leaves the connections alone and switches most units off for a given input.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(12.6, 4.6, scale=0.68)
+    panels = [
+        ("L1 on the weights", r"$\lambda\sum_{jk}|W_{jk}|$", "sparse connections"),
+        ("L2 on the weights", r"$\lambda\Vert W\Vert_F^2$", "weaker connections"),
+        ("L1 on the code", r"$\lambda\Vert z\Vert_1$", "sparse code (for this $x$)"),
+    ]
+    kept = {(0, 0), (1, 2), (2, 2), (2, 3)}   # the weights that L1 leaves non-zero
+    active = {1, 3}                           # the code units that are on for this x
+    style = {0: (1.6, COLORS["ink"]), 1: (0.7, "0.6"), 2: (1.2, COLORS["ink"])}
+    for p, (title, formula, effect) in enumerate(panels):
+        left = 0.5 + 4.2 * p
+        inputs = _layer(ax, left + 0.6, 3, 1.5, 3.1)
+        units = _layer(ax, left + 2.9, 4, 1.2, 3.4)
+        width, shade = style[p]
+        for i, a in enumerate(inputs):
+            for j, b in enumerate(units):
+                if p != 0 or (i, j) in kept:
+                    ax.plot([a[0], b[0]], [a[1], b[1]], color=shade, lw=width, zorder=1)
+        for a in inputs:
+            _node(ax, *a, color=COLORS["data"])
+        for j, b in enumerate(units):
+            on = p != 2 or j in active
+            _node(ax, *b, color=COLORS["code"] if on else "white", text="" if on else "0")
+        label(ax, left + 0.6, 0.75, "$x$", fontsize=11)
+        label(ax, left + 2.9, 0.75, "$z$", fontsize=11)
+        label(ax, left + 1.75, 4.3, title, fontsize=11, fontweight="bold")
+        label(ax, left + 1.75, 3.85, formula, fontsize=11)
+        label(ax, left + 1.75, 0.3, effect, fontsize=10)
+    return fig
+
+
+def ista_diagram():
+    """One ISTA iteration as a loop: a gradient step on the squared error, then soft thresholding.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(12.4, 4.3, scale=0.72)
+    s_k = box(ax, 0.3, 2.0, 1.1, 0.9, "$s^k$", color=COLORS["code"], fontsize=12)
+    grad = box(ax, 2.2, 1.75, 3.7, 1.4, "gradient step\n"
+               r"$s^k - \frac{1}{L}\,(s^k D - x)\,D^\top$", color=COLORS["loss"],
+               fontsize=10, alpha=0.3)
+    shrink = box(ax, 6.7, 1.75, 2.6, 1.4, "soft threshold\n" r"$S_{\lambda/L}(\cdot)$",
+                 color=COLORS["decoder"], fontsize=10, alpha=0.45)
+    s_next = box(ax, 10.1, 2.0, 1.4, 0.9, "$s^{k+1}$", color=COLORS["code"], fontsize=12)
+    arrow(ax, s_k.east, grad.west)
+    arrow(ax, grad.east, shrink.west)
+    arrow(ax, shrink.east, s_next.west)
+    data = box(ax, 3.55, 0.2, 1.0, 0.8, "$x$", color=COLORS["data"], fontsize=12)
+    arrow(ax, data.north, grad.south)
+    arrow(ax, s_next.north, s_k.north, r"next iteration: $k \leftarrow k + 1$", curve=0.25,
+          text_offset=(0.0, 0.95), fontsize=10)
+    label(ax, 8.0, 0.6, r"from $s^0 = 0$, one pass is $S_{\lambda/L}(x D^\top / L)$:"
+          "\na linear map, then a shrinkage", fontsize=9.5)
+    return fig
+
+
+def dictionary_learning_diagram():
+    """Dictionary learning alternates two convex steps: codes with ``D`` fixed, ``D`` with codes fixed.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(11.6, 4.4, scale=0.72)
+    data = box(ax, 4.6, 3.3, 2.4, 0.8, "patches $X$", color=COLORS["data"], fontsize=11)
+    code = box(ax, 0.3, 0.5, 4.3, 1.9, "code step ($D$ fixed)\none Lasso per example\n"
+               r"$s_i \leftarrow \arg\min_s \frac{1}{2}\Vert x_i - sD\Vert^2"
+               r" + \lambda\Vert s\Vert_1$", color=COLORS["code"], fontsize=10, alpha=0.4)
+    dic = box(ax, 7.0, 0.5, 4.3, 1.9, "dictionary step (codes fixed)\n"
+              r"$A = S^\top S,\ B = S^\top X$" "\nunit-norm atoms, or a ridge solve",
+              color=COLORS["decoder"], fontsize=10, alpha=0.4)
+    arrow(ax, data.west, code.north, curve=0.2)
+    arrow(ax, data.east, dic.north, curve=-0.2)
+    arrow(ax, (code.right, 1.8), (dic.left, 1.8), "codes $S$", fontsize=10)
+    arrow(ax, (dic.left, 1.0), (code.right, 1.0), "dictionary $D$", fontsize=10,
+          text_offset=(0.0, -0.45))
+    return fig
+
+
+def sparse_autoencoder_diagram(n_units: int = 8, active=(1, 4, 6)):
+    """An overcomplete autoencoder whose code is kept sparse by ``λ‖z‖₁`` (and ``η‖W‖²_F``).
+
+    Parameters
+    ----------
+    n_units : int
+        Code units drawn.
+    active : sequence of int
+        The units drawn as active (non-zero) for this input.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if n_units < 2:
+        raise ValueError("n_units must be at least 2.")
+    active = set(active)
+    fig, ax = canvas(12.4, 5.2, scale=0.72)
+    mid = 2.55
+    x_in = box(ax, 0.3, mid - 1.0, 0.7, 2.0, "$x$", color=COLORS["data"], fontsize=12)
+    enc = trapezoid(ax, 1.4, mid, 2.2, 2.0, 3.4, "encoder $V$\n+ ReLU",
+                    color=COLORS["encoder"], fontsize=10)
+    units = _layer(ax, 4.3, n_units, mid - 1.6, mid + 1.6)
+    for j, (ux, uy) in enumerate(units):
+        on = j in active
+        _node(ax, ux, uy, radius=0.17, color=COLORS["code"] if on else "white",
+              text="" if on else "0")
+    dec = trapezoid(ax, 5.0, mid, 2.2, 3.4, 2.0, "decoder $W$", color=COLORS["decoder"],
+                    fontsize=10)
+    x_out = box(ax, 7.6, mid - 1.0, 0.7, 2.0, r"$\hat x$", color=COLORS["data"], fontsize=12)
+    arrow(ax, x_in.east, (enc.left, mid))
+    arrow(ax, (dec.right, mid), x_out.west)
+    label(ax, 4.3, mid + 2.05, r"$z = \mathrm{ReLU}(Vx + b)$", fontsize=10)
+    label(ax, 4.3, mid - 2.05, f"{len(active)} of {n_units} units on", fontsize=9)
+    terms = [(r"$\Vert x - \hat x\Vert^2$", "reconstruction", COLORS["loss"]),
+             (r"$+\ \lambda\Vert z\Vert_1$", "sparse code", COLORS["code"]),
+             (r"$+\ \eta\Vert W\Vert_F^2$", "bounded decoder", COLORS["decoder"])]
+    label(ax, 10.4, 4.3, "loss per example", fontsize=10, fontweight="bold")
+    for i, (formula, meaning, color) in enumerate(terms):
+        y = 3.5 - 1.05 * i
+        label(ax, 9.0, y, formula, fontsize=12, ha="left", color=COLORS["ink"])
+        label(ax, 9.2, y - 0.42, meaning, fontsize=9, ha="left", color=color)
+    return fig
 
 
 def _atom_images(atoms, patch_shape):

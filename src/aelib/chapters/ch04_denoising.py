@@ -1,4 +1,10 @@
-"""Chapter helpers for *Denoising autoencoders* (book/04_denoising): the blur baseline, PSNR
+"""Helpers of chapter *Denoising autoencoders* (``book/04_denoising.ipynb``) alone.
+
+Two schematic diagrams (the denoising path and the manifold picture) and the patch masking of
+the chapter's masked-autoencoder demo. The chapter's training, corruptions and measurements use
+the core: :func:`aelib.train.fit`, :mod:`aelib.corrupt`, :mod:`aelib.denoise`.
+
+Chapter helpers for *Denoising autoencoders* (book/04_denoising): the blur baseline, PSNR
 tables, filter locality measures and inpainting scores. The training itself is
 :func:`aelib.train.fit` with a ``corruption`` from :mod:`aelib.corrupt`.
 """
@@ -7,11 +13,154 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
+import numpy as np
 import torch
 from scipy import ndimage
 
-from .._checks import as_data_tensor, nonnegative_float, positive_float
+from .._checks import as_data_tensor, nonnegative_float, positive_float, positive_int, probability
 from ..metrics import psnr
+from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
+
+__all__ = ["denoising_diagram", "manifold_diagram", "patch_mask", "patch_masking"]
+
+
+def denoising_diagram():
+    """The denoising autoencoder as a picture: ``x → C(x̃|x) → x̃ → f → z → g → x̂``, and the
+    loss ``L(x, x̂)`` taken against the *clean* ``x`` (the path below), not against ``x̃``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(12.2, 4.3, scale=0.72)
+    mid = 2.6
+    clean = box(ax, 0.2, mid - 0.45, 0.9, 0.9, "$x$", color=COLORS["data"], fontsize=13)
+    noise = box(ax, 1.65, mid - 0.55, 1.7, 1.1, "corrupt\n$C(\\tilde x \\mid x)$",
+                color=COLORS["noise"], fontsize=10, alpha=0.55)
+    noisy = box(ax, 3.9, mid - 0.45, 0.9, 0.9, "$\\tilde x$", color=COLORS["data"],
+                fontsize=13, dashed=True)
+    enc = trapezoid(ax, 5.3, mid, 1.3, 1.9, 0.8, "$f$", color=COLORS["encoder"], fontsize=13)
+    code = box(ax, 7.0, mid - 0.35, 0.7, 0.7, "$z$", color=COLORS["code"], fontsize=13)
+    dec = trapezoid(ax, 8.1, mid, 1.3, 0.8, 1.9, "$g$", color=COLORS["decoder"], fontsize=13)
+    recon = box(ax, 9.8, mid - 0.45, 0.9, 0.9, "$\\hat x$", color=COLORS["data"], fontsize=13)
+    loss = box(ax, 9.55, 0.35, 2.4, 0.8, "loss $L(x, \\hat x)$", color=COLORS["loss"],
+               fontsize=10, alpha=0.35)
+    for start, end in [(clean, noise), (noise, noisy), (noisy, enc), (enc, code),
+                       (code, dec), (dec, recon)]:
+        arrow(ax, start.east, end.west)
+    arrow(ax, recon.south, (recon.center[0], loss.top))
+    # The target path: the clean x goes around the corruption, straight to the loss.
+    x0, y_path = clean.center[0], loss.center[1]
+    ax.plot([x0, x0], [clean.bottom, y_path], color=COLORS["loss"], lw=1.6)
+    arrow(ax, (x0, y_path), loss.west, color=COLORS["loss"])
+    label(ax, (x0 + loss.left) / 2, y_path + 0.22,
+          "target: the clean $x$, not $\\tilde x$", color=COLORS["loss"], fontsize=10)
+    label(ax, noise.center[0], noise.top + 0.35, "fresh draw at every step", fontsize=9,
+          color=COLORS["noise"])
+    label(ax, enc.center[0], enc.bottom - 0.25, "encoder", fontsize=9)
+    label(ax, dec.center[0], dec.bottom - 0.25, "decoder", fontsize=9)
+    label(ax, (enc.left + dec.right) / 2, enc.top + 0.35,
+          "$\\hat x = g(f(\\tilde x))$", fontsize=11)
+    return fig
+
+
+def manifold_diagram(n_points: int = 5, seed: int = 3):
+    """Denoising seen from the data manifold (the view of Alain & Bengio 2014): clean points
+    ``x`` on a curve, corrupted copies ``x̃`` pushed off it, and the reconstruction
+    ``r(x̃) = g(f(x̃))`` pulling each one back onto the curve.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n_points = positive_int("n_points", n_points)
+    fig, ax = canvas(8.0, 4.8, scale=0.72)
+    t = np.linspace(0.4, 7.6, 300)
+    curve = lambda s: 2.9 + 0.8 * np.sin(0.8 * s)  # noqa: E731
+    slope = lambda s: 0.64 * np.cos(0.8 * s)  # noqa: E731
+    ax.plot(t, curve(t), color=COLORS["ink"], lw=2)
+    label(ax, 0.3, 4.5, "data manifold", ha="left", fontsize=10)
+    rng = np.random.default_rng(seed)
+    for k, s in enumerate(np.linspace(1.0, 7.0, n_points)):
+        normal = np.array([-slope(s), 1.0]) / math.hypot(slope(s), 1.0)
+        tangent = np.array([1.0, slope(s)]) / math.hypot(slope(s), 1.0)
+        x = np.array([s, curve(s)])
+        side = -1 if k % 2 == 0 else 1
+        shift = rng.choice([-1, 1]) * rng.uniform(0.4, 0.6) * tangent
+        x_tilde = x + side * rng.uniform(0.7, 0.9) * normal + shift
+        # r(x̃) lands near the closest point of the manifold, not back on x itself.
+        s_back = s + float(np.dot(x_tilde - x, tangent))
+        back = np.array([s_back, curve(s_back)])
+        arrow(ax, tuple(x), tuple(x_tilde), color=COLORS["noise"], dashed=True)
+        arrow(ax, tuple(x_tilde), tuple(back), color=COLORS["decoder"])
+        ax.plot(*x, "o", color=COLORS["data"], ms=7, mec=COLORS["ink"], zorder=3)
+        ax.plot(*x_tilde, "o", color="white", ms=7, mec=COLORS["noise"], zorder=3)
+    legend = [("o", COLORS["data"], COLORS["ink"], "clean $x$"),
+              ("o", "white", COLORS["noise"], "corrupted $\\tilde x \\sim C(\\tilde x \\mid x)$")]
+    for row, (marker, face, edge, text) in enumerate(legend):
+        y = 0.7 - 0.45 * row
+        ax.plot(0.45, y, marker, color=face, mec=edge, ms=7)
+        label(ax, 0.7, y, text, ha="left", fontsize=9)
+    arrow(ax, (4.1, 0.7), (4.7, 0.7), color=COLORS["noise"], dashed=True)
+    label(ax, 4.8, 0.7, "corruption", ha="left", fontsize=9)
+    arrow(ax, (4.1, 0.25), (4.7, 0.25), color=COLORS["decoder"])
+    label(ax, 4.8, 0.25, "reconstruction $r(\\tilde x) = g(f(\\tilde x))$", ha="left",
+          fontsize=9)
+    return fig
+
+
+def _patch_grid(image_shape, patch_size: int):
+    c, h, w = (int(s) for s in image_shape)
+    patch_size = positive_int("patch_size", patch_size)
+    if h % patch_size or w % patch_size:
+        raise ValueError(f"patch_size={patch_size} must divide the image height and width "
+                         f"({h}×{w}); for 28×28 images use 2, 4, 7 or 14.")
+    return c, h, w, patch_size
+
+
+def patch_mask(n: int, patch_size: int, mask_ratio: float, image_shape=(1, 28, 28), *,
+               generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Which pixels masked-patch training hides: ``(n, c·h·w)`` booleans, ``True`` inside the
+    hidden patches.
+
+    The image is cut into a grid of ``patch_size × patch_size`` squares and, as in a masked
+    autoencoder (He et al. 2022), a *fixed number* ``round(mask_ratio · n_patches)`` of them,
+    chosen uniformly at random for every image, is hidden (all channels alike).
+
+    Examples
+    --------
+    >>> m = patch_mask(3, 7, 0.5, generator=torch.Generator().manual_seed(0))
+    >>> m.shape, m.sum(dim=1).tolist()   # 8 of 16 patches of 7 × 7 = 49 pixels
+    (torch.Size([3, 784]), [392, 392, 392])
+    """
+    n = positive_int("n", n)
+    mask_ratio = probability("mask_ratio", mask_ratio)
+    c, h, w, p = _patch_grid(image_shape, patch_size)
+    rows, cols = h // p, w // p
+    n_hidden = round(mask_ratio * rows * cols)
+    where = torch.device("cpu") if generator is None else generator.device
+    scores = torch.rand(n, rows * cols, generator=generator, device=where)
+    hidden = torch.zeros(n, rows * cols, dtype=torch.bool, device=where)
+    hidden.scatter_(1, scores.argsort(dim=1)[:, :n_hidden], True)
+    pixels = hidden.reshape(n, 1, rows, 1, cols, 1).expand(n, c, rows, p, cols, p)
+    return pixels.reshape(n, c * h * w).to(device if device is not None else where)
+
+
+def patch_masking(patch_size: int, mask_ratio: float, image_shape=(1, 28, 28)):
+    """A corruption for :func:`aelib.train.fit`: hide random patches (set them to 0).
+
+    Returns ``corruption(x, generator=None) -> x̃`` that hides the patches
+    :func:`patch_mask` draws with the same generator state.
+    """
+    _patch_grid(image_shape, patch_size)
+    mask_ratio = probability("mask_ratio", mask_ratio)
+
+    def corruption(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        mask = patch_mask(len(x), patch_size, mask_ratio, image_shape, generator=generator,
+                          device=x.device)
+        return x.masked_fill(mask, 0.0)
+
+    return corruption
 
 
 def _image_shape(image_shape, width: int):

@@ -1,4 +1,11 @@
-"""Chapter helpers for *Contractive autoencoders* (book/05_contractive): Jacobian spectra,
+"""Helpers of chapter *Contractive autoencoders* (``book/05_contractive.ipynb``) alone.
+
+Three schematic diagrams: the contractive objective, the contraction of input space around
+the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapter's training,
+penalties and measurements use the core: :func:`aelib.train.fit`,
+:func:`aelib.penalties.contractive`, :mod:`aelib.denoise`.
+
+Chapter helpers for *Contractive autoencoders* (book/05_contractive): Jacobian spectra,
 tangent directions and how far codes move under small input changes. The penalty itself is
 :func:`aelib.penalties.contractive`; the Jacobians come from :mod:`aelib.jacobian`.
 """
@@ -6,11 +13,192 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from matplotlib.patches import Circle, Ellipse
 
 from .._checks import as_data_tensor, positive_float, positive_int
 from ..jacobian import _encoder_parts, batch_jacobian
 from ..models import eval_mode
+from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
+
+__all__ = ["objective_diagram", "manifold_diagram", "penalty_methods_diagram"]
+
+
+def objective_diagram():
+    """The contractive autoencoder as a picture: ``x → f → z → g → x̂`` with the loss
+    ``L(x, x̂)``, and a second branch from the encoder to the penalty ``λ‖J_f(x)‖²_F``;
+    the two are added into the training objective.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(11.6, 5.0, scale=0.72)
+    mid = 3.3
+    data = box(ax, 0.2, mid - 0.45, 0.9, 0.9, "$x$", color=COLORS["data"], fontsize=13)
+    enc = trapezoid(ax, 1.6, mid, 1.4, 1.9, 0.8, "$f$", color=COLORS["encoder"], fontsize=13)
+    code = box(ax, 3.5, mid - 0.35, 0.7, 0.7, "$z$", color=COLORS["code"], fontsize=13)
+    dec = trapezoid(ax, 4.7, mid, 1.4, 0.8, 1.9, "$g$", color=COLORS["decoder"], fontsize=13)
+    recon = box(ax, 6.6, mid - 0.45, 0.9, 0.9, "$\\hat x$", color=COLORS["data"], fontsize=13)
+    loss = box(ax, 8.1, mid - 0.4, 2.0, 0.8, "$L(x, \\hat x)$", color=COLORS["loss"],
+               fontsize=11, alpha=0.35)
+    for start, end in [(data, enc), (enc, code), (code, dec), (dec, recon), (recon, loss)]:
+        arrow(ax, start.east, end.west)
+    label(ax, enc.center[0], enc.top + 0.3, "encoder", fontsize=9)
+    label(ax, dec.center[0], dec.top + 0.3, "decoder", fontsize=9)
+    label(ax, code.center[0], code.top + 0.6, "$z = f(x)$", fontsize=10)
+    label(ax, recon.center[0], recon.top + 0.6, "$\\hat x = g(z)$", fontsize=10)
+    # The penalty looks at how the code moves with the input: a derivative of f, not a value.
+    jac = box(ax, 1.55, 0.65, 2.7, 0.85, "$J_f(x) = \\partial z / \\partial x$",
+              color=COLORS["encoder"], fontsize=11, alpha=0.3, dashed=True)
+    label(ax, jac.center[0], jac.bottom - 0.3, "how far $z$ moves when $x$ moves",
+          fontsize=9)
+    penalty = box(ax, 5.1, 0.65, 2.6, 0.85, "$\\lambda\\,\\Vert J_f(x)\\Vert_F^2$",
+                  color=COLORS["noise"], fontsize=12, alpha=0.35)
+    label(ax, penalty.center[0], penalty.bottom - 0.3, "contractive penalty", fontsize=9)
+    arrow(ax, enc.south, jac.north, dashed=True)
+    arrow(ax, jac.east, penalty.west)
+    total = box(ax, 8.55, 0.65, 1.1, 0.85, "$+$", color="white", fontsize=16)
+    arrow(ax, penalty.east, total.west)
+    arrow(ax, loss.south, total.north)
+    label(ax, total.center[0], total.bottom - 0.3, "objective", fontsize=9)
+    return fig
+
+
+def _curve_frame(points: np.ndarray, k: int):
+    """Unit tangent and normal of a polyline at vertex ``k``."""
+    step = points[k + 1] - points[k - 1]
+    tangent = step / np.linalg.norm(step)
+    return tangent, np.array([-tangent[1], tangent[0]])
+
+
+def manifold_diagram(n_data: int = 22, seed: int = 0):
+    """How a contractive encoder treats the neighbourhood of a data point ``x``.
+
+    Left, input space: data on a curved manifold, a small ball around ``x``, a tangent
+    direction ``t`` and an off-manifold direction ``n``. Right, code space: ``f`` keeps the
+    step along the data (``J_f(x) t`` stays long) and squashes the step off it (``J_f(x) n``
+    nearly vanishes), so the ball becomes a thin ellipse along the image of the manifold.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(11.2, 4.8, scale=0.72)
+    rng = np.random.default_rng(seed)
+    for left, title in [(0.15, "input space $\\mathbb{R}^{d_x}$"),
+                        (6.45, "code space $\\mathbb{R}^{d_z}$")]:
+        box(ax, left, 0.15, 4.6, 4.5, color="white", alpha=1.0)
+        label(ax, left + 2.3, 4.35, title, fontsize=10)
+    # Input space: a curve with data scattered slightly around it.
+    s = np.linspace(0.55, 4.35, 200)
+    manifold = np.stack([s, 2.1 + 0.75 * np.sin(1.25 * (s - 0.55))], axis=1)
+    ax.plot(*manifold.T, color=COLORS["ink"], lw=2)
+    label(ax, 0.45, 0.5, "data manifold", ha="left", fontsize=9)
+    picks = np.sort(rng.choice(np.arange(4, 196), n_data, replace=False))
+    # Code space: the image of the curve, gentler, with off-curve scatter shrunk away.
+    u = np.linspace(6.85, 10.75, 200)
+    image = np.stack([u, 2.0 + 0.35 * np.sin(0.9 * (u - 6.85))], axis=1)
+    ax.plot(*image.T, color=COLORS["code"], lw=2)
+    label(ax, 10.7, 1.35, "$f$(manifold)", ha="right", fontsize=9, color=COLORS["code"])
+    for k in picks:
+        off = rng.normal(0, 0.07)
+        _, normal_in = _curve_frame(manifold, k)
+        _, normal_out = _curve_frame(image, k)
+        ax.plot(*(manifold[k] + off * normal_in), "o", ms=4, color=COLORS["data"], zorder=2)
+        ax.plot(*(image[k] + 0.1 * off * normal_out), "o", ms=4, color=COLORS["code"],
+                alpha=0.7, zorder=2)
+    k0 = 95
+    x0, (t_in, n_in) = manifold[k0], _curve_frame(manifold, k0)
+    z0, (t_out, n_out) = image[k0], _curve_frame(image, k0)
+    ax.add_patch(Circle(x0, 0.62, fill=False, ls="--", lw=1.2, color=COLORS["ink"]))
+    angle = math.degrees(math.atan2(t_out[1], t_out[0]))
+    ax.add_patch(Ellipse(z0, 2 * 0.62, 2 * 0.07, angle=angle, fill=False, ls="--", lw=1.2,
+                         color=COLORS["ink"]))
+    arrow(ax, tuple(x0), tuple(x0 + 1.15 * t_in), color=COLORS["decoder"])
+    arrow(ax, tuple(x0), tuple(x0 + 1.15 * n_in), color=COLORS["noise"])
+    arrow(ax, tuple(z0), tuple(z0 + 1.15 * t_out), color=COLORS["decoder"])
+    arrow(ax, tuple(z0), tuple(z0 + 0.16 * n_out), color=COLORS["noise"])
+    ax.plot(*x0, "o", ms=8, color=COLORS["data"], mec=COLORS["ink"], zorder=4)
+    ax.plot(*z0, "o", ms=8, color=COLORS["code"], mec=COLORS["ink"], zorder=4)
+    label(ax, x0[0] + 0.05, x0[1] - 0.3, "$x$", fontsize=12, ha="left", va="top")
+    tip = x0 + 1.15 * t_in
+    label(ax, tip[0] + 0.1, tip[1], "$t$: along\nthe data", ha="left", fontsize=9,
+          color=COLORS["decoder"])
+    tip = x0 + 1.15 * n_in
+    label(ax, tip[0] - 0.1, tip[1] + 0.1, "$n$: off the data", ha="right", fontsize=9,
+          color=COLORS["noise"])
+    label(ax, z0[0] + 0.05, z0[1] - 0.3, "$f(x)$", fontsize=12, ha="left", va="top")
+    tip = z0 + 1.15 * t_out
+    label(ax, tip[0] - 0.2, tip[1] + 0.45, "$J_f(x)\\,t$: kept", ha="center", fontsize=9,
+          color=COLORS["decoder"])
+    label(ax, z0[0] - 0.15, z0[1] + 0.45, "$J_f(x)\\,n$: squashed", ha="right", fontsize=9,
+          color=COLORS["noise"])
+    label(ax, 8.75, 0.6, "$\\Vert J_f(x)\\,n\\Vert \\ll \\Vert J_f(x)\\,t\\Vert$", fontsize=10)
+    arrow(ax, (4.9, 3.0), (6.3, 3.0), "$f$", fontsize=13, text_offset=(0.0, 0.08))
+    label(ax, 5.6, 2.7, "encoder", fontsize=9)
+    return fig
+
+
+def _matrix(ax, x, y, w, h, text, color, *, rows=0, fontsize=11):
+    """A matrix drawn as a box, optionally striped into ``rows`` rows."""
+    shape = box(ax, x, y, w, h, text, color=color, fontsize=fontsize, alpha=0.45)
+    for k in range(1, rows):
+        ax.plot([x + 0.05, x + w - 0.05], [y + k * h / rows] * 2, color=COLORS["ink"],
+                lw=0.5, alpha=0.5)
+    return shape
+
+
+def penalty_methods_diagram():
+    """The three ways to compute ``‖J_f(x)‖²_F`` as matrix pictures.
+
+    Exact: build the ``d_z × d_x`` Jacobian row by row (one backward pass per code unit) and
+    sum its squares. Closed form (one sigmoid layer): ``J_f = diag(h ⊙ (1 − h)) W``, so each row
+    ``W_j`` is scaled by its unit's slope. Estimator: a random code-space vector
+    ``u ~ N(0, I)`` and one backward pass give ``J_fᵀ u``, whose squared length has mean
+    ``‖J_f‖²_F``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(11.6, 7.0, scale=0.72)
+    rows = [(5.05, "exact\n(any encoder)"), (2.75, "closed form\n(one layer)"),
+            (0.45, "estimator\n(deep encoders)")]
+    for y, name in rows:
+        label(ax, 0.15, y + 0.75, name, ha="left", fontsize=10, fontweight="bold")
+    # Exact: the full Jacobian, one row per code unit.
+    jac = _matrix(ax, 2.3, 5.05, 3.4, 1.5, "$J_f(x)$", COLORS["encoder"], rows=6)
+    label(ax, jac.center[0], jac.top + 0.2, "$d_z \\times d_x$; row $j$ is $\\nabla_x z_j$",
+          fontsize=9)
+    arrow(ax, jac.east, (7.0, jac.center[1]))
+    label(ax, 7.1, jac.center[1] + 0.2, "$\\sum_{j,k} (\\partial z_j / \\partial x_k)^2$",
+          ha="left", fontsize=11)
+    label(ax, 7.1, jac.center[1] - 0.4, "$d_z$ backward passes", ha="left", fontsize=9)
+    # Closed form: slopes times weight rows.
+    slope = _matrix(ax, 2.3, 2.75, 0.5, 1.5, "", COLORS["code"], rows=6)
+    label(ax, slope.center[0], slope.top + 0.2, "$h \\odot (1 - h)$", fontsize=9)
+    label(ax, 3.05, slope.center[1], "$\\odot$", fontsize=14)
+    weights = _matrix(ax, 3.3, 2.75, 2.4, 1.5, "$W$", COLORS["encoder"], rows=6)
+    label(ax, weights.center[0], weights.top + 0.2, "row $j$ is $W_j$", fontsize=9)
+    arrow(ax, weights.east, (7.0, weights.center[1]))
+    label(ax, 7.1, weights.center[1] + 0.2,
+          "$\\sum_j \\, (h_j (1 - h_j))^2 \\, \\Vert W_j \\Vert^2$", ha="left", fontsize=11)
+    label(ax, 7.1, weights.center[1] - 0.4,
+          "$J_f = \\mathrm{diag}(h \\odot (1 - h))\\, W$; reuses $h$", ha="left",
+          fontsize=9)
+    # Estimator: one random projection, one vector-Jacobian product.
+    u = _matrix(ax, 2.3, 0.45, 0.5, 1.5, "$u$", COLORS["noise"], rows=6)
+    label(ax, u.center[0], u.top + 0.2, "$u \\sim \\mathcal{N}(0, I)$", fontsize=9)
+    arrow(ax, u.east, (3.55, u.center[1]), "$J_f^\\top$", fontsize=10)
+    row = _matrix(ax, 3.6, 0.95, 2.1, 0.5, "$J_f^\\top u$", COLORS["data"], fontsize=10)
+    label(ax, row.center[0], row.top + 0.2, "length $d_x$", fontsize=9)
+    arrow(ax, row.east, (7.0, row.center[1]))
+    label(ax, 7.1, row.center[1] + 0.2,
+          "$\\Vert J_f^\\top u \\Vert^2$, mean $\\Vert J_f \\Vert_F^2$", ha="left", fontsize=11)
+    label(ax, 7.1, row.center[1] - 0.4, "one backward pass, random", ha="left", fontsize=9)
+    return fig
 
 
 def _jacobians(encoder, x) -> torch.Tensor:

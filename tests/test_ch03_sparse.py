@@ -1,0 +1,80 @@
+"""The figures of chapter 3 (aelib.chapters.ch03_sparse): they draw, and carry the right labels."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from aelib.chapters import ch03_sparse  # noqa: E402
+
+
+def _texts(fig) -> str:
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    texts += [ax.get_title() for ax in fig.axes]
+    return "\n".join(texts)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("name", ch03_sparse.__all__)
+def test_every_figure_draws_and_is_opaque(name):
+    fig = getattr(ch03_sparse, name)()
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()   # every label must parse as mathtext
+    assert fig.get_facecolor()[3] == 1.0
+
+
+def test_sparse_coding_diagram_labels_and_storage():
+    text = _texts(ch03_sparse.sparse_coding_diagram())
+    for needed in ["$x$", "$s$", "$w_0$", "$w_4$", r"\mathbb{R}^{d_x", r"\mathbb{R}^{d_z}",
+                   "stored: {0: 12, 2: 7}", r"$x \approx 12\,w_0 + 7\,w_2$"]:
+        assert needed in text, needed
+    text = _texts(ch03_sparse.sparse_coding_diagram((0, 3, 0)))
+    assert "stored: {1: 3}" in text and "1 of $d_z = 3$ atoms used" in text
+    with pytest.raises(ValueError):
+        ch03_sparse.sparse_coding_diagram(())
+
+
+def test_unit_balls_boundary_has_unit_norm():
+    for p in (0.5, 1, 2, math.inf):
+        ring = ch03_sparse._lp_unit_circle(p)
+        norms = np.linalg.norm(ring, ord=p, axis=1) if p >= 1 else \
+            (np.abs(ring) ** p).sum(axis=1) ** (1 / p)
+        assert np.allclose(norms, 1.0)
+    fig = ch03_sparse.unit_balls_figure()
+    assert len(fig.axes) == 5
+    titles = _texts(fig)
+    assert r"\Vert s\Vert_0" in titles and r"\infty" in titles and "not convex" in titles
+    with pytest.raises(ValueError):
+        ch03_sparse.unit_balls_figure([-1])
+
+
+def test_penalty_targets_diagram_names_both_targets():
+    text = _texts(ch03_sparse.penalty_targets_diagram())
+    for needed in ["L1 on the weights", "L2 on the weights", "L1 on the code",
+                   "sparse connections", "weaker connections", r"\Vert z\Vert_1",
+                   r"\Vert W\Vert_F^2"]:
+        assert needed in text, needed
+
+
+def test_algorithm_diagrams_use_the_chapter_notation():
+    ista = _texts(ch03_sparse.ista_diagram())
+    assert "$s^k$" in ista and "$s^{k+1}$" in ista and r"S_{\lambda/L}" in ista
+    dl = _texts(ch03_sparse.dictionary_learning_diagram())
+    assert "code step" in dl and "dictionary step" in dl and r"A = S^\top S" in dl
+    ae = _texts(ch03_sparse.sparse_autoencoder_diagram(n_units=6, active=(0, 2)))
+    assert r"\lambda\Vert z\Vert_1" in ae and r"\eta\Vert W\Vert_F^2" in ae
+    assert "2 of 6 units on" in ae
+    with pytest.raises(ValueError):
+        ch03_sparse.sparse_autoencoder_diagram(n_units=1)
