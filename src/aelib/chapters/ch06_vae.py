@@ -1,0 +1,171 @@
+"""Figures that only chapter *Stochastic autoencoders and the VAE* (``book/06_vae.ipynb``) draws.
+
+* :func:`reparameterisation_diagram` — the VAE as a computation graph: encoder, the two
+  moments, the noise ``ε`` entering from the side, the decoder, the two loss terms, and which
+  arrows the gradients travel back along;
+* :func:`bounds_diagram` — the ladder of bounds on ``log p_θ(x)``: the ELBO, the gap
+  ``KL(q_φ(z | x) ‖ p_θ(z | x))``, the importance-weighted bound and the β-weighted objective;
+* :func:`codes_versus_prior` — two coordinates of a plain autoencoder's codes and of a VAE's
+  sampled codes, drawn over the prior's circles.
+
+Symbols are the book's (``book/notation.md``): ``x`` (``d_x`` pixels), ``z`` (``d_z`` numbers),
+encoder ``q_φ(z | x)``, decoder ``p_θ(x | z)``, prior ``p(z) = N(0, I)``.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
+
+__all__ = ["reparameterisation_diagram", "bounds_diagram", "codes_versus_prior"]
+
+_GRADIENT = COLORS["loss"]
+
+
+def reparameterisation_diagram():
+    """The VAE with the reparameterisation trick, forward pass and gradient paths.
+
+    Solid black arrows are the forward computation; dashed blue arrows are the gradients of the
+    loss flowing back through ``z`` into ``μ`` and ``log σ²`` (hence into the encoder); the noise
+    ``ε`` is an input that needs no gradient.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(13.0, 6.4, scale=0.66)
+    moments = box(ax, 3.72, 1.42, 1.92, 2.96, "", color="none", alpha=1.0, dashed=True)
+    x_in = box(ax, 0.2, 2.4, 0.9, 1.0, "$x$", color=COLORS["data"], fontsize=13)
+    enc = trapezoid(ax, 1.5, 2.9, 1.9, 2.4, 1.3, "encoder\n$q_\\phi(z \\mid x)$",
+                    color=COLORS["encoder"])
+    mu = box(ax, 3.9, 3.45, 1.55, 0.75, "$\\mu_\\phi(x)$", color=COLORS["code"], fontsize=11)
+    logvar = box(ax, 3.9, 1.6, 1.55, 0.75, "$\\log \\sigma^2_\\phi(x)$", color=COLORS["code"],
+                 fontsize=11)
+    z = box(ax, 6.3, 2.5, 2.0, 0.8, "$z = \\mu + \\sigma \\odot \\varepsilon$",
+            color=COLORS["code"], fontsize=11)
+    eps = box(ax, 6.45, 0.25, 1.7, 0.75, "$\\varepsilon \\sim \\mathcal{N}(0, I)$",
+              color=COLORS["noise"], fontsize=10, dashed=True)
+    dec = trapezoid(ax, 8.75, 2.9, 1.9, 1.3, 2.4, "decoder", color=COLORS["decoder"])
+    out = box(ax, 11.05, 2.4, 1.75, 1.0, "$p_\\theta(x \\mid z)$", color=COLORS["data"],
+              fontsize=11)
+    rec = box(ax, 9.9, 4.95, 2.9, 0.75, "$-\\log p_\\theta(x \\mid z)$", color=COLORS["loss"],
+              fontsize=11, alpha=0.35)
+    kl = box(ax, 2.9, 4.95, 3.6, 0.75, "$\\mathrm{KL}(q_\\phi(z \\mid x) \\,\\Vert\\, p(z))$",
+             color=COLORS["loss"], fontsize=11, alpha=0.35)
+    label(ax, 8.2, 5.32, "$+$", fontsize=16)
+    label(ax, 8.2, 6.12, "loss $-\\mathcal{L}(x)$ = KL term + reconstruction term", fontsize=10)
+
+    # Forward pass.
+    arrow(ax, x_in.east, enc.west)
+    arrow(ax, (enc.right, 3.3), mu.west)
+    arrow(ax, (enc.right, 2.5), logvar.west)
+    arrow(ax, mu.east, (z.left + 0.3, z.top))
+    arrow(ax, logvar.east, (z.left + 0.3, z.bottom))
+    arrow(ax, eps.north, z.south, color=COLORS["noise"])
+    arrow(ax, z.east, dec.west)
+    arrow(ax, dec.east, out.west)
+    arrow(ax, out.north, (out.center[0], rec.bottom))
+    arrow(ax, moments.north, (moments.center[0], kl.bottom))
+
+    # Backward pass: the gradients reach μ and log σ² through z, never ε.
+    arrow(ax, (z.left, z.top + 0.05), (mu.right, mu.center[1] + 0.25), color=_GRADIENT,
+          dashed=True, curve=-0.3)
+    arrow(ax, (z.left, z.bottom - 0.05), (logvar.right, logvar.center[1] - 0.25),
+          color=_GRADIENT, dashed=True, curve=0.3)
+    arrow(ax, (dec.left, 2.65), (z.right, 2.65), color=_GRADIENT, dashed=True, curve=-0.6)
+    label(ax, 5.8, 4.2, "$\\partial z / \\partial \\mu = 1$", color=_GRADIENT, fontsize=10,
+          ha="left")
+    label(ax, 3.7, 1.1, "$\\partial z / \\partial \\log\\sigma^2 = \\frac{1}{2}\\sigma\\odot"
+          "\\varepsilon$", color=_GRADIENT, fontsize=10, ha="left")
+    label(ax, 8.35, 0.62, "no gradient needed:\n$\\varepsilon$ does not depend on $\\phi$",
+          color=COLORS["noise"], fontsize=9, ha="left")
+    label(ax, 0.2, 0.95, "solid: forward pass\ndashed: gradients of the loss", fontsize=9,
+          ha="left", color=COLORS["ink"])
+    return fig
+
+
+def bounds_diagram():
+    """The ladder of objectives below (and possibly above) ``log p_θ(x)``, for one image ``x``.
+
+    Schematic, not to scale: ``log p_θ(x) = L(x) + KL(q_φ(z | x) ‖ p_θ(z | x))``;
+    ``L = L_1 ≤ L_K ≤ log p_θ(x)``; for ``β ≥ 1`` the β-weighted objective
+    ``L^(β) = L − (β − 1) KL(q_φ(z | x) ‖ p(z))`` lies at or below ``L``; for ``β < 1`` it lies
+    above ``L`` and may exceed ``log p_θ(x)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(10.5, 6.2, scale=0.64)
+    ax.annotate("", xy=(0.6, 6.0), xytext=(0.6, 0.2),
+                arrowprops=dict(arrowstyle="-|>", color=COLORS["ink"], linewidth=1.2))
+    label(ax, 0.35, 3.1, "nats (higher is better)", rotation=90, fontsize=9)
+    levels = {  # height, text, colour, dashed
+        "beta_small": (5.35, "$\\mathcal{L}^{(\\beta)}(x)$, $\\beta < 1$: not guaranteed to "
+                       "stay below $\\log p_\\theta(x)$", COLORS["noise"], True),
+        "logp": (4.5, "$\\log p_\\theta(x)$", COLORS["ink"], False),
+        "iw": (3.7, "$\\mathcal{L}_K(x)$, $K > 1$ importance samples", COLORS["code"], False),
+        "elbo": (2.6, "$\\mathcal{L}(x) = \\mathcal{L}_1(x) = \\mathcal{L}^{(1)}(x)$  (ELBO)",
+                 COLORS["loss"], False),
+        "beta_big": (0.9, "$\\mathcal{L}^{(\\beta)}(x)$, $\\beta > 1$: a looser lower bound",
+                     COLORS["encoder"], False),
+    }
+    for height, text, color, dashed in levels.values():
+        ax.plot([1.0, 4.2], [height, height], color=color, linewidth=2.5,
+                linestyle="--" if dashed else "-")
+        label(ax, 4.4, height, text, ha="left", fontsize=10)
+    _bracket(ax, 1.55, levels["elbo"][0], levels["logp"][0],
+             "gap $=\\mathrm{KL}(q_\\phi(z \\mid x) \\,\\Vert\\, p_\\theta(z \\mid x)) \\geq 0$",
+             text_y=3.15)
+    _bracket(ax, 1.55, levels["beta_big"][0], levels["elbo"][0],
+             "$(\\beta - 1)\\,\\mathrm{KL}(q_\\phi(z \\mid x) \\,\\Vert\\, p(z)) \\geq 0$")
+    return fig
+
+
+def _bracket(ax, x, low, high, text, text_y=None):
+    """A double-headed vertical arrow from ``low`` to ``high`` with ``text`` on its right."""
+    ax.annotate("", xy=(x, high - 0.04), xytext=(x, low + 0.04),
+                arrowprops=dict(arrowstyle="<|-|>", color=COLORS["ink"], linewidth=1.0))
+    label(ax, x + 0.15, (low + high) / 2 if text_y is None else text_y, text, ha="left",
+          fontsize=9)
+
+
+def codes_versus_prior(plain_codes, vae_codes, *, max_points: int = 1000):
+    """The first two coordinates of two sets of codes over the prior ``N(0, I)``'s circles.
+
+    Parameters
+    ----------
+    plain_codes, vae_codes : tensor or array, shape (n, d_z) with d_z ≥ 2
+        Codes of a plain autoencoder and draws ``z ~ q_φ(z | x)`` of a VAE.
+    max_points : int
+        At most this many points per panel (the first rows).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    panels = []
+    for name, codes in (("plain_codes", plain_codes), ("vae_codes", vae_codes)):
+        codes = codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] < 2:
+            raise ValueError(f"{name} must have shape (n, d_z) with d_z >= 2, got {codes.shape}.")
+        panels.append(codes[:max_points, :2])
+    limit = max(4.0, float(np.percentile(np.abs(np.concatenate(panels)), 99)))
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.5), sharex=True, sharey=True)
+    titles = ("plain autoencoder: $z = f(x)$", "VAE: $z \\sim q_\\phi(z \\mid x)$")
+    angle = np.linspace(0, 2 * np.pi, 200)
+    for ax, codes, title in zip(axes, panels, titles):
+        ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.35, color=COLORS["code"],
+                   rasterized=True)
+        for radius, style in ((1, "-"), (2, "--")):
+            ax.plot(radius * np.cos(angle), radius * np.sin(angle), color=COLORS["ink"],
+                    linestyle=style, linewidth=1.2)
+        ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", title=title,
+               xlabel="$z_1$")
+    axes[0].set_ylabel("$z_2$")
+    axes[1].text(0.98, 0.02, "circles: radius 1 and 2\nof the prior $\\mathcal{N}(0, I)$",
+                 transform=axes[1].transAxes, ha="right", va="bottom", fontsize=8)
+    fig.tight_layout()
+    return fig
