@@ -1,9 +1,12 @@
 # Autoencoders — an executable textbook.
 #   make book     build the HTML book into _build/html (renders stored outputs; the pages need no
 #                 network). BOOK_CDN=1 make book: pages load MathJax and the widget manager from CDNs.
-#   make test     unit tests, every notebook under nbval, strict book build, browser check
+#   make test     unit tests, every notebook under nbval, strict book build, browser check, PDF check
 #   make browser  open every page of the built book in headless Chromium, offline, and check math,
-#                 images, sliders, solutions and launch links (screenshots in _build/screenshots/)
+#                 images, sliders, solutions, launch links, accessibility (axe-core), dark theme and
+#                 phone width (screenshots in _build/screenshots/)
+#   make pdf      the whole book as one PDF, _build/pdf/autoencoders.pdf (XeLaTeX; make pdf-test checks it)
+#   make dist     _build/dist/autoencoders-offline.zip: the HTML book and the notebooks, to read offline
 #   make lab      JupyterLab with working widgets (LAB_ARGS=--no-browser, LAB_PORT=8888)
 #   make execute  re-run every notebook in place, storing outputs and widget state (NB=path for one)
 #   make bench    run the benchmarks and write the appendix table
@@ -22,12 +25,18 @@ REQUIREJS_VERSION := 2.3.7
 MATHJAX_VERSION := 3.2.2
 LAB_PORT ?= 8888
 LAB_ARGS ?=
+PDF := _build/pdf/autoencoders.pdf
+DIST := _build/dist/autoencoders-offline.zip
+# Debian packages `make pdf` needs (.ci/run installs them).
+PDF_APT := texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core fonts-dejavu-extra poppler-utils
+# XeLaTeX never waits for input: no prompt on an error (it stops at the first one), stdin closed.
+LATEX_ENV := LATEXOPTS="-interaction=nonstopmode -halt-on-error -file-line-error" LATEXMKOPTS="-silent"
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 NB ?= $(NOTEBOOKS)
 # Stored outputs are CPU results at a fixed thread count, without progress bars: nbval compares them.
 RUN_ENV := OMP_WAIT_POLICY=PASSIVE AELIB_DEVICE=cpu AELIB_NUM_THREADS=2 AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
-.PHONY: install book test unit nbval book-strict browser lab execute bench clean
+.PHONY: install book test unit nbval book-strict browser pdf pdf-test dist lab execute bench clean
 
 install: $(STAMP)
 
@@ -64,7 +73,26 @@ nbval: $(STAMP)
 browser: book
 	timeout 900 $(BIN)/python tests/browser/check_book.py _build/html  # a hung browser fails in 15 min, not at the CI limit
 
-test: unit nbval book browser
+# The whole book as one PDF through jupyter-book's LaTeX builder. Sliders print as the still picture
+# their output carries; the LaTeX log stays in _build/latex/autoencoders.log (pdf-test reads it).
+pdf: $(STAMP)
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null && command -v pdfinfo >/dev/null || \
+	  { echo "make pdf needs XeLaTeX, latexmk and poppler-utils: sudo apt-get install -y $(PDF_APT)"; exit 1; }
+	@rm -rf _build/latex $(PDF) && mkdir -p $(dir $(PDF))
+	@start=$$(date +%s); \
+	$(LATEX_ENV) $(BIN)/jupyter-book build . --builder pdflatex --keep-going </dev/null || \
+	  { grep -A4 '^[^ ]*:[0-9]*: \|^!' _build/latex/autoencoders.log | head -40; exit 1; }; \
+	cp _build/latex/autoencoders.pdf $(PDF); \
+	echo "make pdf: $(PDF), $$(pdfinfo $(PDF) | awk '/^Pages:/ {print $$2}') pages, $$(du -k $(PDF) | cut -f1) kB, built in $$(( $$(date +%s) - start )) s"
+
+pdf-test: pdf
+	BOOK_PDF=$(PDF) $(BIN)/pytest -q -p no:cacheprovider tests/test_pdf.py
+
+# Offline bundle: the built HTML site (it loads nothing from the network) and the notebooks.
+dist: book
+	$(BIN)/python .ci/make_dist.py _build/html $(DIST)
+
+test: unit nbval book browser pdf-test
 
 # The widgets run live here (ipywidgets 8 + the jupyterlab_widgets lab extension in the venv).
 lab: $(STAMP)

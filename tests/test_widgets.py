@@ -1,6 +1,8 @@
 """Tests for aelib.widgets: what the explorer builds, and how it refuses bad input."""
 import base64
+import html
 import io
+import re
 
 import ipywidgets as widgets
 import matplotlib
@@ -22,6 +24,17 @@ def draw(value, size=(2.0, 1.5)):
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     return fig
+
+
+def img_png(markup: str) -> bytes:
+    """The PNG inside the one ``<img src="data:image/png;base64,...">`` of a frame's HTML."""
+    (data,) = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', markup)
+    return base64.b64decode(data)
+
+
+def img_alt(markup: str) -> str:
+    (alt,) = re.findall(r'<img [^>]*alt="([^"]*)"', markup)
+    return html.unescape(alt)
 
 
 def decode_png(data: bytes) -> PILImage.Image:
@@ -122,11 +135,12 @@ def test_explorer_builds_slider_stack_and_browser_side_link():
     assert slider.index == 2 and slider.label == "32" and slider.value == 32
     assert isinstance(stack, widgets.Stack) and stack.selected_index == 2
     assert len(stack.children) == 4
-    assert all(isinstance(im, widgets.Image) and im.format == "png" for im in stack.children)
-    for im in stack.children:
-        assert decode_png(bytes(im.value)).format == "PNG"
+    assert all(isinstance(pic, widgets.HTML) for pic in stack.children)
+    for pic in stack.children:
+        assert decode_png(img_png(pic.value)).format == "PNG"
     # Frame i of the stack is the picture of value i.
-    assert bytes(stack.children[3].value) == frames[128]
+    assert img_png(stack.children[3].value) == frames[128] == box.frames[128]
+    assert list(box.frames) == values
 
     # The link lives in the browser (a Link widget model), not in a Python observer.
     (link,) = box.links
@@ -256,3 +270,115 @@ def test_retrain_at_without_controls_is_an_error():
     box = aew.explorer(aew.sweep([1], draw), description="k")
     with pytest.raises(RuntimeError, match="retrain"):
         box.retrain_at("3")
+
+
+# ---------------------------------------------------------------- a still picture behind the slider
+def _offset_of(frame: np.ndarray, still: np.ndarray) -> tuple[int, float]:
+    """Row of ``still`` where ``frame`` starts, and the mean absolute difference there."""
+    height, width = frame.shape[0], min(frame.shape[1], still.shape[1])
+    diffs = [np.abs(still[y:y + height, :width] - frame[:, :width]).mean()
+             for y in range(still.shape[0] - height + 1)]
+    return int(np.argmin(diffs)), float(min(diffs))
+
+
+def test_explorer_output_carries_its_default_frame_as_png_beside_the_widget_view():
+    from IPython.core.formatters import DisplayFormatter
+
+    frames = aew.sweep([2, 8, 32], draw)
+    box = aew.explorer(frames, description="latent size", value=8, title="Bottleneck",
+                       readout={2: "error 3.0", 8: "error 1.5", 32: "error 0.5"})
+    data, _ = DisplayFormatter().format(box)
+    # The widget view for front ends with a widget manager, the still for all others.
+    assert set(data) == {"text/plain", "image/png", "application/vnd.jupyter.widget-view+json"}
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    assert data["text/plain"] == repr(box)
+    still = base64.b64decode(data["image/png"])
+    assert still == box.still
+    image = decode_png(still)
+    assert "transparency" not in image.info and image.mode in ("RGB", "P")
+    rgb = np.asarray(image.convert("RGB"), dtype=float)
+    frame = np.asarray(decode_png(frames[8]).convert("RGB"), dtype=float)
+    # The default frame, unscaled, with text lines above (title, slider) and below (readout).
+    assert rgb.shape[1] == frame.shape[1] and rgb.shape[0] > frame.shape[0] + 30
+    top, diff = _offset_of(frame, rgb)
+    assert diff < 3, diff  # a palette may shift a colour by a step or two
+    assert top >= 20 and rgb[:top].min() < 100  # dark text above the frame
+    assert rgb[top + frame.shape[0]:].min() < 100  # and the readout below it
+    assert (rgb[0, 0] == 255).all()  # an opaque white background, readable on a dark page
+    # Another default value, another still.
+    other = _offset_of(np.asarray(decode_png(frames[32]).convert("RGB"), dtype=float), rgb)
+    assert other[1] > 3 * max(diff, 0.1)
+    assert not plt.get_fignums()  # drawing the still left no figure open
+
+
+def test_still_without_title_or_readout_and_from_a_palette_frame():
+    frames = aew.sweep([1, 2], draw, colors=64)
+    box = aew.explorer(frames, description="k")
+    rgb = np.asarray(decode_png(box.still).convert("RGB"), dtype=float)
+    frame = np.asarray(decode_png(frames[1]).convert("RGB"), dtype=float)
+    top, diff = _offset_of(frame, rgb)
+    assert diff < 3 and top >= 12 and top + frame.shape[0] == rgb.shape[0]  # nothing below
+    assert len(box.still) < 3 * len(frames[1]) + 20_000  # small: the notebook stores it
+
+
+def test_myst_nb_shows_the_widget_in_html_and_the_still_in_the_pdf():
+    """The book's HTML ranks the widget view first; the LaTeX (PDF) builder cannot show it and
+    takes the PNG. If myst-nb ever changed that order, the HTML book would lose its sliders."""
+    from myst_nb.core.render import get_mime_priority
+
+    html_order = get_mime_priority("html", [])
+    assert html_order.index("application/vnd.jupyter.widget-view+json") < html_order.index("image/png")
+    latex_order = get_mime_priority("latex", [])
+    assert "application/vnd.jupyter.widget-view+json" not in latex_order
+    assert latex_order.index("image/png") < latex_order.index("text/plain")
+
+
+def test_every_frame_has_alt_text():
+    frames = aew.sweep([0.1, 0.5], draw)
+    box = aew.explorer(frames, description="noise σ", title="Noisy <i>inputs</i>",
+                       readout=lambda v: f"PSNR {10 * v:.0f} dB &amp; more")
+    assert [img_alt(p.value) for p in box.stack.children] == [
+        "Noisy inputs at noise σ = 0.1: PSNR 1 dB & more",
+        "Noisy inputs at noise σ = 0.5: PSNR 5 dB & more"]
+    plain = aew.explorer(frames, description="noise σ")
+    assert img_alt(plain.stack.children[1].value) == "Picture at noise σ = 0.5"
+    given = aew.explorer(frames, description="noise σ", alt='Digits "7" with noise')
+    assert img_alt(given.stack.children[0].value) == 'Digits "7" with noise (noise σ = 0.1)'
+    per_value = aew.explorer(frames, description="noise σ", alt={0.1: "clean-ish", 0.5: "noisy"})
+    assert [img_alt(p.value) for p in per_value.stack.children] == ["clean-ish", "noisy"]
+    called = aew.explorer(frames, description="noise σ", alt=lambda v: f"σ is {v}")
+    assert img_alt(called.stack.children[1].value) == "σ is 0.5"
+    with pytest.raises(TypeError, match="alt"):
+        aew.explorer(frames, description="k", alt=3)
+    with pytest.raises(ValueError, match="alt for 0.5"):
+        aew.explorer(frames, description="k", alt={0.1: "x", 0.5: " "})
+
+
+def test_controls_are_labelled_and_fit_a_phone():
+    box = aew.explorer(aew.sweep([2, 8], draw), description="latent size", retrain=draw)
+    # The slider's label is its description (the book's page script also puts it on the handle).
+    assert box.slider.description == "latent size"
+    assert box.value_box.description == "custom latent size"
+    # Widths shrink to the page instead of scrolling sideways on a 390-px screen.
+    assert box.slider.layout.width == "100%" and box.slider.layout.max_width == "420px"
+    assert box.value_box.layout.width == "100%"
+    rows = [w for w in _walk(box) if isinstance(w, widgets.HBox) and box.value_box in w.children]
+    assert len(rows) == 1 and rows[0].layout.flex_flow == "row wrap"
+    assert all("max-width: 100%" in p.value for p in box.stack.children)
+
+
+def test_figures_are_opaque_white_under_the_book_style():
+    """Figures are drawn for a white page; on the book's dark theme they must keep their white
+    background rather than show black axes on a dark page."""
+    from aelib.plot import book_style
+
+    with matplotlib.rc_context():
+        matplotlib.rcParams["figure.facecolor"] = "none"  # what a dark user style might set
+        matplotlib.rcParams["savefig.transparent"] = True
+        book_style()
+        assert matplotlib.colors.to_rgba(matplotlib.rcParams["figure.facecolor"]) == (1, 1, 1, 1)
+        assert matplotlib.rcParams["savefig.facecolor"] in ("white", "auto")
+        assert matplotlib.rcParams["savefig.transparent"] is False
+        image = decode_png(aew.figure_to_png(draw(1))).convert("RGBA")
+    corner = image.getpixel((0, 0))
+    assert corner == (255, 255, 255, 255), corner

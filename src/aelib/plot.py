@@ -161,11 +161,18 @@ def loss_curves(histories: dict, *, ax=None, log: bool = False, title="Training 
 
 
 def book_style(dpi: int = 80) -> None:
-    """Matplotlib settings used by every chapter: modest resolution (small notebooks), readable fonts."""
+    """Matplotlib settings used by every chapter: modest resolution (small notebooks), readable fonts.
+
+    Figures get an opaque white background (also when saved): they are drawn for white paper, and
+    the book's dark theme then shows them as white cards instead of black lines on a dark page.
+    """
     dpi = positive_float("dpi", dpi)
     plt.rcParams.update({
         "figure.dpi": dpi,
         "savefig.dpi": dpi,
+        "figure.facecolor": "white",
+        "savefig.facecolor": "white",
+        "savefig.transparent": False,
         "font.size": 9,
         "axes.titlesize": 10,
         "axes.spines.top": False,

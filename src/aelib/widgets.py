@@ -4,14 +4,21 @@ Every slider in the book follows one recipe:
 
 1. precompute a small sweep once — one picture per slider value (:func:`sweep`);
 2. show the pictures with :func:`explorer`: a ``SelectionSlider`` whose ``index`` is linked
-   *in the browser* (``widgets.jslink``) to the ``selected_index`` of a ``Stack`` of ``Image``
-   widgets. No Python runs when the slider moves, so the stored widget state is enough and the
-   slider keeps working on the published HTML pages, where there is no kernel;
+   *in the browser* (``widgets.jslink``) to the ``selected_index`` of a ``Stack`` of pictures
+   (``<img>`` tags with alt text in ``HTML`` widgets). No Python runs when the slider moves, so
+   the stored widget state is enough and the slider keeps working on the published HTML pages,
+   where there is no kernel;
 3. optionally pass ``retrain(value) -> Figure``: in JupyterLab (with a kernel) the reader can
    then type a value that is not on the slider, press *Retrain*, and see the new figure.
 
 Pictures are stored as PNG bytes inside the notebook, so keep them small (``dpi`` ≈ 75 and a
 modest ``figsize``): a notebook with a few explorers should stay well under a megabyte.
+
+Readers without a widget manager still see a picture: the explorer's output also carries a
+*still* (``image/png``: the default frame under a line naming the slider and its values, with the
+readout below). The HTML book shows the live slider (myst-nb ranks the widget view first); the
+PDF, GitHub's notebook preview, nbviewer and JupyterLab without a kernel show the still. Every
+frame is an ``<img>`` with alt text (``alt=``), and the controls shrink to fit a phone's width.
 
 See the preface, section *Running the book*, and the slider of chapter *Undercomplete vs
 overcomplete autoencoders*.
@@ -19,8 +26,11 @@ overcomplete autoencoders*.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import numbers
+import re
+import textwrap
 import time
 from typing import Callable, Mapping
 
@@ -95,6 +105,12 @@ def _quantize(png: bytes, colors: int) -> bytes:
     # Octree quantisation keeps small areas of a distinct colour (markers, thin lines); median
     # cut would merge them into their neighbours.
     palette = image.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    # Octree stores white as (254, 254, 254); keep a figure's background exactly white.
+    entries = palette.getpalette()
+    for k in range(0, len(entries) - 2, 3):
+        if min(entries[k:k + 3]) >= 252:
+            entries[k:k + 3] = [255, 255, 255]
+    palette.putpalette(entries)
     out = io.BytesIO()
     palette.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -182,11 +198,19 @@ def _value_kind(values) -> type:
 class Explorer(widgets.VBox):
     """The widget :func:`explorer` returns: a ``VBox`` whose parts are kept as attributes.
 
+    Displayed, it sends the widget view *and* :attr:`still` as ``image/png``: a front end with a
+    widget manager shows the slider, any other (PDF, nbviewer, GitHub) the still picture.
+
     Attributes
     ----------
     slider : ipywidgets.SelectionSlider
     stack : ipywidgets.Stack
-        One ``Image`` per slider value.
+        One ``HTML`` widget per slider value, holding the frame as an ``<img>`` with alt text.
+    frames : dict
+        Slider value → the frame's PNG bytes.
+    still : bytes
+        PNG of the default frame, with the title and ``description = value`` above it and the
+        readout below: what readers without widgets see.
     readouts : ipywidgets.Stack or None
         One ``HTML`` caption per slider value (when ``readout`` was given).
     links : list of ipywidgets.widgets.widget_link.Link
@@ -196,7 +220,15 @@ class Explorer(widgets.VBox):
     """
 
     slider = stack = readouts = value_box = retrain_button = status = output = None
+    still: bytes | None = None
+    frames: dict = {}
     links: list = []
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None and self.still is not None:
+            data["image/png"] = base64.b64encode(self.still).decode("ascii")
+        return data
 
     def __repr__(self) -> str:
         if self.slider is None:
@@ -217,7 +249,8 @@ class Explorer(widgets.VBox):
 
 
 def explorer(frames: Mapping, *, description: str, value=None, title: str | None = None,
-             retrain: Callable | None = None, readout=None, retrain_range=None) -> Explorer:
+             retrain: Callable | None = None, readout=None, retrain_range=None,
+             alt=None) -> Explorer:
     """A slider over precomputed pictures that also works without a kernel.
 
     Parameters
@@ -240,6 +273,10 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
         A caption under each picture (e.g. the test error at that value).
     retrain_range : (low, high), optional
         Inclusive bounds for typed-in values (default: no bounds beyond the type).
+    alt : str, dict or callable(value) -> str, optional
+        Alt text of each frame's picture, for screen readers: what the picture shows. A string
+        is used for every frame, followed by ``(description = value)``. Default: the title (or
+        "Picture"), the slider value and the readout.
 
     Returns
     -------
@@ -269,6 +306,8 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
         raise TypeError("retrain must be a callable(value) -> matplotlib Figure, or None.")
     if readout is not None and not (callable(readout) or isinstance(readout, Mapping)):
         raise TypeError("readout must be a dict (value → str), a callable(value) -> str, or None.")
+    if alt is not None and not (isinstance(alt, str) or callable(alt) or isinstance(alt, Mapping)):
+        raise TypeError("alt must be a string, a dict (value → str), a callable(value) -> str, or None.")
 
     values = list(frames)
     labels = [_label(v) for v in values]
@@ -279,23 +318,31 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
     elif value not in frames:
         raise ValueError(f"value={value!r} is not one of the slider values {values!r}.")
     index = values.index(value)
-    images = [widgets.Image(value=_as_png(f"frames[{v!r}]", frames[v]), format="png") for v in values]
-
-    box = Explorer()
-    box.slider = widgets.SelectionSlider(
-        options=list(zip(labels, values)), index=index, description=description,
-        continuous_update=True, style={"description_width": "initial"},
-        layout=widgets.Layout(width="420px"),
-    )
-    # The stack must start on the same page as the slider; jslink only syncs on change.
-    box.stack = widgets.Stack(children=images, selected_index=index)
-    parts = [box.slider, box.stack]
-    box.links = [widgets.jslink((box.slider, "index"), (box.stack, "selected_index"))]
+    pngs = {v: _as_png(f"frames[{v!r}]", frames[v]) for v in values}
+    texts = None
     if readout is not None:
         texts = [readout[v] if isinstance(readout, Mapping) else readout(v) for v in values]
         for v, text in zip(values, texts):
             if not isinstance(text, str):
                 raise TypeError(f"readout for {v!r} is {type(text).__name__}; it must be a string.")
+    alts = [_alt_text(alt, v, label, description, title, texts[i] if texts else None)
+            for i, (v, label) in enumerate(zip(values, labels))]
+
+    box = Explorer()
+    box.frames = pngs
+    box.slider = widgets.SelectionSlider(
+        options=list(zip(labels, values)), index=index, description=description,
+        continuous_update=True, style={"description_width": "initial"},
+        layout=widgets.Layout(width="100%", max_width="420px"),  # narrower on a phone
+    )
+    # An <img> in an HTML widget rather than an Image widget: it carries alt text, and it
+    # shrinks to the width of a phone's screen.
+    images = [widgets.HTML(_img_tag(pngs[v], text)) for v, text in zip(values, alts)]
+    # The stack must start on the same page as the slider; jslink only syncs on change.
+    box.stack = widgets.Stack(children=images, selected_index=index)
+    parts = [box.slider, box.stack]
+    box.links = [widgets.jslink((box.slider, "index"), (box.stack, "selected_index"))]
+    if texts is not None:
         box.readouts = widgets.Stack(children=[widgets.HTML(t) for t in texts], selected_index=index)
         box.links.append(widgets.jslink((box.slider, "index"), (box.readouts, "selected_index")))
         parts.append(box.readouts)
@@ -304,7 +351,69 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
     if retrain is not None:
         parts.append(_retrain_controls(box, retrain, _value_kind(values), description, retrain_range))
     box.children = parts
+    header = ([title] if title else []) + [
+        f"{description} = {labels[index]}  (a still of the slider over {', '.join(labels)}; "
+        "move it in the HTML book or in JupyterLab)"]
+    box.still = _still_picture(pngs[value], header, _plain(texts[index]) if texts else None,
+                               bold_first=bool(title))
     return box
+
+
+def _plain(markup: str) -> str:
+    """Readable text of a short HTML snippet (a readout or a title)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", markup)).split())
+
+
+def _alt_text(alt, value, label: str, description: str, title: str | None, readout: str | None) -> str:
+    setting = f"{description} = {label}"
+    if alt is None:
+        text = f"{_plain(title) if title else 'Picture'} at {setting}"
+        return text + (f": {_plain(readout)}" if readout and _plain(readout) else "")
+    if isinstance(alt, str):
+        return f"{alt} ({setting})"
+    text = alt[value] if isinstance(alt, Mapping) else alt(value)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"alt for {value!r} must be a non-empty string, got {text!r}.")
+    return text
+
+
+def _img_tag(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+            'style="max-width: 100%; height: auto; background: white">')
+
+
+def _still_picture(png: bytes, header: list, footer: str | None, *, bold_first: bool = False) -> bytes:
+    """The frame with text lines above (``header``) and below (``footer``), as a PNG.
+
+    Drawn on a bare :class:`~matplotlib.figure.Figure` (not pyplot): nothing is shown or left
+    open. The frame's pixels are copied unscaled.
+    """
+    from PIL import Image
+
+    frame = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    height, width = frame.shape[:2]
+    dpi, font_pt, pad = 100, 8, 4
+    line_px = round(font_pt * 1.5 * dpi / 72)
+    chars = max(24, int(width / (0.56 * font_pt * dpi / 72)))  # DejaVu Sans: about 0.56 em a character
+    top = [(line, k == 0 and bold_first) for k, text in enumerate(header)
+           for line in textwrap.wrap(_plain(text), chars)]
+    bottom = textwrap.wrap(footer, chars) if footer else []
+    top_px = len(top) * line_px + 2 * pad
+    bottom_px = len(bottom) * line_px + 2 * pad if bottom else 0
+    total = height + top_px + bottom_px
+    fig = Figure(figsize=(width / dpi, total / dpi), dpi=dpi, facecolor="white")
+    fig.figimage(frame, xo=0, yo=bottom_px, origin="upper")
+    lines = [(text, bold, pad + k * line_px) for k, (text, bold) in enumerate(top)]
+    lines += [(text, False, top_px + height + pad + k * line_px) for k, text in enumerate(bottom)]
+    for text, bold, y in lines:
+        # "$" would start Matplotlib's math mode.
+        fig.text(pad / width, 1 - y / total, text.replace("$", r"\$"), fontsize=font_pt, va="top",
+                 ha="left", color="black", fontweight="bold" if bold else "normal")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    exact = buffer.getvalue()
+    return min(exact, _quantize(exact, 256), key=len)
 
 
 def _parse(text: str, kind: type, description: str, retrain_range):
@@ -345,7 +454,8 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
     if retrain_range is not None:
         hint += f" in [{retrain_range[0]}, {retrain_range[1]}]"
     box.value_box = widgets.Text(description=f"custom {description}", placeholder=hint,
-                                 style={"description_width": "initial"}, layout=widgets.Layout(width="340px"))
+                                 style={"description_width": "initial"},
+                                 layout=widgets.Layout(width="100%", max_width="340px"))
     box.retrain_button = widgets.Button(description="Retrain", icon="refresh",
                                         tooltip="Train a new model at this value (needs a running kernel)")
     box.status = widgets.HTML("<i>Retraining needs a running kernel.</i>")
@@ -392,5 +502,7 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
 
     box._on_retrain = on_retrain
     box.retrain_button.on_click(on_retrain)
-    row = widgets.HBox([box.value_box, box.retrain_button, box.status])
+    # Wrapping, not a scroll bar, when the row is wider than the page (a phone).
+    row = widgets.HBox([box.value_box, box.retrain_button, box.status],
+                       layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
     return widgets.VBox([row, box.output])

@@ -12,10 +12,20 @@ counted as a failure, so the check proves the site needs no CDN. For each page i
   changes the picture it controls when moved with the keyboard and by dragging its handle;
 * exercises: solutions are collapsed by default and open when their toggle is clicked;
 * notebook pages: Binder and Colab launch links point at the notebook, and the download
-  button serves the ``.ipynb``.
+  button serves the ``.ipynb``;
+* accessibility: axe-core (the copy inside the ``axe-playwright-python`` package, injected into
+  the page: no network; every rule once, text contrast on a sample of each kind of element, in
+  both themes) finds no violation of impact "serious" or "critical", except the few
+  theme-level ones in ``AXE_KNOWN``, each with its reason; lesser ones are counted. Images whose
+  alt text is only a file name (Sphinx's fallback) are listed as lacking alt text;
+* any theme and any screen: the page is switched to the dark theme (the reader's system setting,
+  which the book follows), checked for text contrast by axe-core and screenshotted, then to a
+  390-px-wide phone screen, where it must not scroll sideways (a few pixels, such as a long
+  inline formula, are listed as a warning), and screenshotted again.
 
 It prints one line per page and a list of problems, writes screenshots to ``_build/screenshots/``
-and exits with status 1 if anything failed (2 if it could not run at all).
+(``<page>.jpg``, ``<page>_dark.jpg``, ``<page>_phone.jpg``, slider before/after PNGs) and exits
+with status 1 if anything failed (2 if it could not run at all).
 The functions above ``main`` are pure helpers, tested in ``test_check_book.py``.
 """
 from __future__ import annotations
@@ -46,6 +56,18 @@ CHROMIUM_ARGS = [
 ]
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
 WIDGET_STATE = 'script[type="application/vnd.jupyter.widget-state+json"]'
+PHONE = {"width": 390, "height": 844}  # CSS pixels of a common phone screen
+# A phone page that scrolls sideways further than this fails; less (a long inline formula) is listed.
+PHONE_SLACK_PX = 24
+# axe-core violations of these impacts fail the check; lesser ones are counted in the report.
+AXE_FAIL = ("serious", "critical")
+# Violations that come from markup the book does not write, each with its reason: (rule id, a
+# CSS fragment of the offending element's selector, why). Keep this list short and specific.
+AXE_KNOWN = [
+    ("aria-required-children", ".citation-list",
+     "docutils writes the bibliography as role=list whose entries are role=doc-biblioentry "
+     "(deprecated in ARIA 1.3, and not a listitem); sphinxcontrib-bibtex markup, not the book's"),
+]
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -117,6 +139,39 @@ def duplicates(urls: list[str]) -> list[str]:
     return [url for url, count in seen.items() if count > 1]
 
 
+def known_violation(rule: str, target: str) -> str | None:
+    """The reason a violation is accepted (see ``AXE_KNOWN``), or None for one that counts."""
+    for known_rule, fragment, reason in AXE_KNOWN:
+        if rule == known_rule and fragment in target:
+            return reason
+    return None
+
+
+def axe_problems(violations: list[dict]) -> tuple[list[str], dict[str, int]]:
+    """Split axe-core's ``violations`` into failures (impact in ``AXE_FAIL``, not known) and a
+    count of the rest by rule id (known ones and lesser impacts)."""
+    problems, counted = [], {}
+    for violation in violations:
+        rule, impact = violation["id"], violation.get("impact") or "minor"
+        for node in violation.get("nodes", []):
+            target = " ".join(str(t) for t in node.get("target", []))
+            if impact in AXE_FAIL and not known_violation(rule, target):
+                problems.append(f"accessibility ({impact}) {rule}: {violation.get('help', '')} "
+                                f"at {short(target, 80)}")
+            else:
+                counted[rule] = counted.get(rule, 0) + 1
+    return problems, counted
+
+
+_FILE_NAME = re.compile(r"(^|/)[^/\s]+\.(png|jpe?g|gif|svg|webp)$", re.IGNORECASE)
+
+
+def lacks_alt(alt: str | None) -> bool:
+    """True when an image's alt text says nothing: absent, empty, or a file name (what Sphinx
+    writes when a figure has no alt text)."""
+    return not alt or not alt.strip() or bool(_FILE_NAME.search(alt.strip()))
+
+
 def short(text: str, limit: int = 120) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -147,6 +202,10 @@ class PageResult:
     problems: list[str] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     seconds: float = 0.0
+    axe: dict = field(default_factory=dict)  # rule id → violations not failed (known or lesser)
+    no_alt: int = 0  # visible images without a real alt text
+    warnings: list[str] = field(default_factory=list)  # reported, not failed
+    extra_seconds: float = 0.0  # spent on accessibility, dark theme and phone width
 
     def line(self) -> str:
         status = "ok  " if not self.problems else "FAIL"
@@ -344,8 +403,95 @@ def check_notebook_links(page, result: PageResult, origin: str, notebook: str) -
     result.stats["launch"] = "binder+colab+ipynb"
 
 
+# Text contrast comes from the theme's colours, the same for every paragraph and formula, so axe
+# checks it on a sample of each kind of element: about 2 s a chapter instead of 16 s for the
+# thousands of MathJax and code spans (measured on this 2-core machine).
+CONTRAST_SAMPLE = """() => { const pick = (selector, n) => [...document.querySelectorAll(selector)].slice(0, n);
+    return [...pick('.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .prev-next-area', 4),
+            ...pick('article p', 4), ...pick('article li', 2), ...pick('article h1, article h2', 2),
+            ...pick('article a', 2), ...pick('.cell_input', 2), ...pick('.cell_output', 2),
+            ...pick('.widget-subarea', 2), ...pick('.admonition', 2), ...pick('article table', 1),
+            ...pick('figcaption, .caption', 1)]; }"""
+
+
+def run_axe(page, *, contrast: bool) -> list[dict]:
+    """axe-core's violations on the page as it stands: every rule but text contrast, or (with
+    ``contrast``) text contrast on ``CONTRAST_SAMPLE``. The script must have been injected. No CSS
+    preload: axe would re-fetch @import-ed sheets relative to the wrong folder (a 404) and only
+    css-orientation-lock reads them."""
+    options = {"resultTypes": ["violations"], "preload": False}
+    if contrast:
+        options["runOnly"] = {"type": "rule", "values": ["color-contrast"]}
+    else:
+        options["rules"] = {"color-contrast": {"enabled": False}}
+    return page.evaluate("""async ([options, sample]) => {
+        const context = sample ? {include: (new Function('return ' + sample))()()} : document;
+        if (sample && !context.include.length) return [];
+        const r = await axe.run(context, options);
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.map(n => ({target: n.target}))})); }""",
+                         [options, CONTRAST_SAMPLE if contrast else None])
+
+
+def check_accessibility(page, result: PageResult, axe_script: str) -> None:
+    """axe-core on the page as it stands (light theme, desktop width): every rule once, text
+    contrast on a sample."""
+    page.evaluate(axe_script)
+    problems, counted = axe_problems(run_axe(page, contrast=False) + run_axe(page, contrast=True))
+    result.problems += problems
+    result.stats["axe"] = f"{len(problems)} serious" + (f" ({sum(counted.values())} lesser)" if counted else "")
+    result.axe = counted
+    missing = page.evaluate("""() => [...document.images]
+        .filter(i => i.getClientRects().length > 0 && i.getAttribute('role') !== 'presentation')
+        .map(i => i.getAttribute('alt'))""")
+    result.no_alt = sum(lacks_alt(alt) for alt in missing)
+    if result.no_alt:
+        result.stats["no-alt"] = result.no_alt
+
+
+def check_dark_and_phone(page, result: PageResult, shots: Path, axe_ready: bool) -> None:
+    """The dark theme (text contrast by axe-core, a screenshot), then a phone's width (a
+    screenshot; the page must not scroll sideways)."""
+    page.emulate_media(color_scheme="dark")
+    if not _wait(page, "() => document.documentElement.dataset.theme === 'dark'", 3000):
+        result.problems.append("the page did not follow the reader's dark setting (html_context default_mode?)")
+    page.wait_for_timeout(300)  # the theme's colour transitions (0.15 s) end
+    if axe_ready:
+        problems, counted = axe_problems(run_axe(page, contrast=True))
+        result.problems += [p.replace("accessibility", "accessibility in the dark theme", 1) for p in problems]
+        for rule, count in counted.items():
+            result.axe[f"{rule} (dark)"] = result.axe.get(f"{rule} (dark)", 0) + count
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots / screenshot_name(result.page, "dark", "jpg")), full_page=True,
+                    type="jpeg", quality=70)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size(PHONE)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    if wide > 1:
+        culprits = page.evaluate("""() => [...document.querySelectorAll('article *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                     && getComputedStyle(e).position !== 'fixed')
+            .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+            .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ')[0] : ''))""")
+        message = (f"at {PHONE['width']} px the page scrolls sideways by {wide} px "
+                   f"({', '.join(culprits) or 'cause not found'})")
+        if wide > PHONE_SLACK_PX:
+            result.problems.append(message)
+        else:
+            result.warnings.append(message)
+    page.screenshot(path=str(shots / screenshot_name(result.page, "phone", "jpg")), type="jpeg", quality=70)
+    slider = page.locator(".widget-subarea .widget-slider")
+    if slider.count():
+        slider.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / screenshot_name(result.page, "phone_slider", "jpg")),
+                        type="jpeg", quality=70)
+    result.stats["dark+phone"] = "ok" if wide <= 1 else f"+{wide}px"
+
+
 def check_page(context, origin: str, html_root: Path, page_name: str, shots: Path,
-               timeout_ms: int) -> PageResult:
+               timeout_ms: int, axe_script: str | None = None) -> PageResult:
     result = PageResult(page_name)
     start = time.perf_counter()
     target = redirect_target(html_root, page_name)
@@ -392,6 +538,11 @@ def check_page(context, origin: str, html_root: Path, page_name: str, shots: Pat
         notebook = source_notebook(html_root, page_name)
         if notebook:
             check_notebook_links(page, result, origin, notebook)
+        extra_start = time.perf_counter()
+        if axe_script:
+            check_accessibility(page, result, axe_script)
+        check_dark_and_phone(page, result, shots, axe_ready=bool(axe_script))
+        result.extra_seconds = time.perf_counter() - extra_start
     except Exception as err:  # a crash on one page must not hide the others
         result.problems.append(f"check crashed: {type(err).__name__}: {short(err, 200)}")
     finally:
@@ -410,6 +561,15 @@ def find_chromium() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
+
+
+def load_axe() -> str | None:
+    """The axe-core script shipped inside the ``axe-playwright-python`` package (no download)."""
+    try:
+        import axe_playwright_python
+    except ImportError:
+        return None
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -435,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("check_book: the python package playwright is missing; run make install.")
         return 2
+    axe_script = load_axe()
+    if axe_script is None:
+        print("check_book: the python package axe-playwright-python (axe-core) is missing; run make install.")
+        return 2
     shots = (args.screenshots or html_root.parent / "screenshots").resolve()
     if shots.exists():
         shutil.rmtree(shots)
@@ -453,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
                                           service_workers="block")
             context.set_default_timeout(timeout_ms)
             for page_name in pages:
-                result = check_page(context, origin, html_root, page_name, shots, timeout_ms)
+                result = check_page(context, origin, html_root, page_name, shots, timeout_ms, axe_script)
                 print(result.line(), flush=True)
                 results.append(result)
             browser.close()
@@ -464,6 +628,21 @@ def main(argv: list[str] | None = None) -> int:
     sliders = sum(int(r.stats.get("sliders", "0/0").split("/")[0]) for r in results)
     print(f"check_book: {len(results)} pages in {elapsed:.1f} s, {sliders} sliders moved, "
           f"screenshots in {shots}")
+    lesser: dict[str, int] = {}
+    for r in results:
+        for rule, count in r.axe.items():
+            lesser[rule] = lesser.get(rule, 0) + count
+    if lesser:
+        print("check_book: accessibility, not failed (lesser impact or known theme markup, see AXE_KNOWN): "
+              + ", ".join(f"{rule} {n}" for rule, n in sorted(lesser.items())))
+    no_alt = [f"{r.page} ({r.no_alt})" for r in results if r.no_alt]
+    if no_alt:
+        print("check_book: images without alt text (a file name or nothing): " + ", ".join(no_alt))
+    for r in results:
+        for warning in r.warnings:
+            print(f"check_book: warning: {r.page}: {warning}")
+    print(f"check_book: accessibility, dark theme and phone width took "
+          f"{sum(r.extra_seconds for r in results):.1f} s of the {elapsed:.1f} s")
     if failed:
         print(f"check_book: FAILED on {len(failed)} page(s):")
         for r in failed:

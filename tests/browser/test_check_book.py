@@ -76,3 +76,31 @@ def test_a_real_page_with_a_refresh_and_content_is_not_a_redirect(tmp_path):
     body = "<p>" + "text " * 200 + "</p>"
     (tmp_path / "page.html").write_text('<meta http-equiv="refresh" content="30; url=other.html">' + body)
     assert cb.redirect_target(tmp_path, "page.html") is None
+
+
+def test_lacks_alt_spots_file_names_and_empty_alt():
+    assert cb.lacks_alt(None) and cb.lacks_alt("") and cb.lacks_alt("  ")
+    assert cb.lacks_alt("../_images/5f0c1d.png") and cb.lacks_alt("figure.JPG")
+    assert not cb.lacks_alt("Reconstructions of five test images at latent size 32")
+    assert not cb.lacks_alt("a plot of loss.png against epochs")  # a sentence that mentions a file
+
+
+def test_axe_problems_fail_serious_and_critical_but_count_the_rest():
+    violations = [
+        {"id": "image-alt", "impact": "critical", "help": "Images must have alternative text",
+         "nodes": [{"target": [".widget-image"]}, {"target": ["#fig2 > img"]}]},
+        {"id": "region", "impact": "moderate", "help": "landmarks", "nodes": [{"target": ["div"]}]},
+        {"id": "aria-required-children", "impact": "critical", "help": "children",
+         "nodes": [{"target": [".citation-list"]}]},
+    ]
+    problems, counted = cb.axe_problems(violations)
+    assert len(problems) == 2 and all("image-alt" in p and "(critical)" in p for p in problems)
+    assert counted == {"region": 1, "aria-required-children": 1}  # known theme markup: counted, not failed
+    assert cb.known_violation("aria-required-children", "main .citation-list")
+    assert cb.known_violation("aria-required-children", ".toctree") is None
+    assert cb.known_violation("image-alt", ".citation-list") is None
+
+
+def test_every_known_violation_gives_its_reason():
+    for rule, fragment, reason in cb.AXE_KNOWN:
+        assert rule and fragment and len(reason) > 40
