@@ -29,7 +29,7 @@ def cell_source(url: str | None = None) -> str:
     url = url or repository_url()
     return f'''{MARKER} installs aelib where this Python lacks it (Colab, a fresh machine),
 # and does nothing where it is installed. AELIB_PIP_SPEC overrides the source (a path, a wheel).
-import importlib
+import importlib.util
 import os
 import subprocess
 import sys
