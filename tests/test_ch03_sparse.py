@@ -27,7 +27,12 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("name", ch03_sparse.__all__)
+def test_diagrams_are_the_figures_without_data():
+    assert set(ch03_sparse.DIAGRAMS) <= set(ch03_sparse.__all__)
+    assert "code_value_histograms" not in ch03_sparse.DIAGRAMS
+
+
+@pytest.mark.parametrize("name", ch03_sparse.DIAGRAMS)
 def test_every_figure_draws_and_is_opaque(name):
     fig = getattr(ch03_sparse, name)()
     assert isinstance(fig, Figure)
@@ -63,9 +68,10 @@ def test_unit_balls_boundary_has_unit_norm():
 def test_penalty_targets_diagram_names_both_targets():
     text = _texts(ch03_sparse.penalty_targets_diagram())
     for needed in ["L1 on the weights", "L2 on the weights", "L1 on the code",
-                   "sparse connections", "weaker connections", r"\Vert z\Vert_1",
-                   r"\Vert W\Vert_F^2"]:
+                   "sparse connections", "weaker connections", r"\lambda\Vert z\Vert_1",
+                   r"\eta\Vert V\Vert_F^2", r"|V_{jk}|"]:
         assert needed in text, needed
+    assert "W" not in text   # the drawn weights are the encoder's, V; W is the decoder
 
 
 def test_algorithm_diagrams_use_the_chapter_notation():
@@ -78,3 +84,45 @@ def test_algorithm_diagrams_use_the_chapter_notation():
     assert "2 of 6 units on" in ae
     with pytest.raises(ValueError):
         ch03_sparse.sparse_autoencoder_diagram(n_units=1)
+
+
+def _bar_heights(ax):
+    return {round(p.get_x() + p.get_width() / 2, 6): p.get_height() for p in ax.patches
+            if type(p).__name__ == "Rectangle" and p.get_height() > 0}
+
+
+def test_code_value_histograms_give_zeros_and_overflow_their_own_bars():
+    rng = np.random.default_rng(0)
+    relu = np.concatenate([np.zeros(600), rng.uniform(0, 4, 300), np.full(100, 9.0)])
+    codes = {"a": relu, "b": np.zeros(1000), "s": rng.uniform(0.01, 1, 1000),
+             "t": rng.uniform(0.01, 0.2, 1000)}
+    fig = ch03_sparse.code_value_histograms(codes, panels=(("a", "b"), ("s", "t")),
+                                            tops=(4.0, 1.0), n_bins=40)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    left, right = fig.axes
+    labels = [t.get_text() for t in left.get_xticklabels()]
+    assert labels[0] == "= 0" and labels[-1] == "> 4"
+    heights = sorted(_bar_heights(left).values())
+    assert heights == [100, 600, 1000]          # a's overflow, a's zeros, b's zeros
+    assert not _bar_heights(right)              # no zeros, nothing above 1 …
+    labels = [t.get_text() for t in right.get_xticklabels()]
+    assert labels[0] == "0" and labels[-1] == "1"   # … so no slots for them
+    assert left.get_yscale() == "log"
+    with pytest.raises(ValueError):
+        ch03_sparse.code_value_histograms(codes, panels=(("a",),), tops=(1.0, 2.0))
+
+
+def test_unit_usage_figure_counts_dead_units_and_marks_the_target():
+    firing = {"plain": np.array([0.9, 0.5, 0.0, 0.0]), "L1": np.array([0.2, 0.0, 0.0, 0.0])}
+    means = {"KL": np.array([0.05, 0.06, 0.04, 0.2])}
+    fig = ch03_sparse.unit_usage_figure(firing, means, rho=0.05)
+    left, right = fig.axes
+    legend = [t.get_text() for t in left.get_legend().get_texts()]
+    assert legend == ["plain (2 of 4 never on)", "L1 (3 of 4 never on)"]
+    first = left.get_lines()[0].get_ydata()
+    assert list(first) == [0.9, 0.5, 0.0, 0.0]  # sorted, most used first
+    right_legend = " ".join(t.get_text() for t in right.get_legend().get_texts())
+    assert r"\rho = 0.05" in right_legend and r"< 0.2\rho" in right_legend
+    fig.canvas.draw()
+    with pytest.raises(ValueError):
+        ch03_sparse.unit_usage_figure({}, means, rho=0.05)

@@ -49,11 +49,31 @@ def test_manifold_diagram_labels_corruption_and_reconstruction():
     fig = ch04_denoising.manifold_diagram(n_points=4)
     text = _texts(fig)
     for needed in ["data manifold", "clean $x$", r"$\tilde x \sim C(\tilde x \mid x)$",
-                   "corruption", r"$r(\tilde x) = g(f(\tilde x))$"]:
+                   "corruption", r"$r(\tilde x) = g(f(\tilde x))$",
+                   r"$\mathbb{E}[x \mid \tilde x]$, inside a bend"]:
         assert needed in text, needed
     # one clean and one corrupted marker per point, plus the two legend markers
     markers = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
     assert len(markers) == 2 * 4 + 2
+    # one end point E[x | x̃] per point, plus its legend marker
+    diamonds = [line for line in fig.axes[0].lines if line.get_marker() == "D"]
+    assert len(diamonds) == 4 + 1
+
+
+def test_manifold_diagram_puts_the_posterior_mean_inside_the_bend():
+    """E[x | x̃] lands off the curve on its concave side: above it where the curve bends
+    upwards (positive second derivative), below it where it bends downwards."""
+    fig = ch04_denoising.manifold_diagram(n_points=5)
+    curve = max(fig.axes[0].lines, key=lambda line: len(line.get_xdata()))
+    xs, ys = curve.get_xdata(), curve.get_ydata()
+    ends = [line for line in fig.axes[0].lines
+            if line.get_marker() == "D" and line.get_xdata()[0] > 0.6]  # not the legend
+    assert len(ends) == 5
+    for end in ends:
+        x, y = end.get_xdata()[0], end.get_ydata()[0]
+        k = abs(xs - x).argmin()
+        bend = ys[k + 1] - 2 * ys[k] + ys[k - 1]        # sign of the second derivative
+        assert (y - ys[k]) * bend >= 0
 
 
 def test_manifold_diagram_rejects_a_bad_count():

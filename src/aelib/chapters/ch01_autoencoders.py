@@ -1,4 +1,4 @@
-"""Chapter *Autoencoders*: the diagrams and the one comparison plot only this chapter draws.
+"""Chapter *Autoencoders*: the diagrams and the plots only this chapter draws.
 
 Each function returns a :class:`matplotlib.figure.Figure`, labelled in the chapter's notation
 (:math:`x, z, \\hat x, f, g, d_z`; see the *Notation* page). The schematic diagrams use the shared
@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
 __all__ = ["architecture_diagram", "training_loop_diagram", "sequence_diagram",
-           "compression_diagram", "basis_comparison"]
+           "compression_diagram", "basis_comparison", "rate_distortion_plot", "latent_grid"]
 
 
 def _bar_height(size: int, widest: int) -> float:
@@ -71,7 +71,7 @@ def training_loop_diagram():
              ("2. mini-batch\n$x$: $B$ rows", COLORS["data"], 1.65),
              ("3. forward\n$z = f(x)$\n$\\hat{x} = g(z)$", COLORS["encoder"], 1.65),
              ("4. loss\n$L(x, \\hat{x})$", COLORS["loss"], 1.5),
-             ("5. backward\n$\\nabla_\\theta L$", COLORS["decoder"], 1.65),
+             ("5. backward\nclear old grads,\nthen $\\nabla_\\theta L$", COLORS["decoder"], 1.65),
              ("6. step\nupdate $\\theta$", COLORS["code"], 1.5)]
     gap = 0.4
     fig, ax = canvas(sum(w for *_, w in steps) + gap * (len(steps) - 1) + 0.4, 5.4)
@@ -140,15 +140,16 @@ def sequence_diagram(n_shown: int = 3, n_steps: int = 14):
 
 
 def compression_diagram(latent_dim: int = 20):
-    """Lossy compression with an autoencoder: encode, round each code number to one of
-    ``2^b`` levels (``b`` bits), store ``d_z · b`` bits, then decode the rounded code."""
+    """Lossy compression with an autoencoder: encode, round each code number ``z_j`` to one of
+    ``2^{r_j}`` levels (``r_j`` bits; ``r`` on average), store ``d_z · r`` bits, then decode
+    the rounded code."""
     fig, ax = canvas(12.75, 2.5)
     y, h = 0.55, 1.1
     items = [("image $x$\n784 pixels\n(6,272 bits)", COLORS["data"], 1.65),
              ("encoder\n$f$", COLORS["encoder"], 1.1),
              (f"code $z$\n{latent_dim} real\nnumbers", COLORS["code"], 1.5),
-             ("quantise:\nround to $2^b$\nlevels each", COLORS["noise"], 1.6),
-             (f"${latent_dim}\\,b$ bits\nstored\nor sent", COLORS["frozen"], 1.35),
+             ("quantise:\nround $z_j$ to\n$2^{r_j}$ levels", COLORS["noise"], 1.6),
+             (f"${latent_dim}\\,r$ bits\nstored\nor sent", COLORS["frozen"], 1.35),
              ("decoder\n$g$", COLORS["decoder"], 1.1),
              ("reconstruction\n$\\hat{x} = g(\\bar{z})$", COLORS["data"], 2.0)]
     shapes, x = [], 0.15
@@ -198,4 +199,120 @@ def basis_comparison(components, decoder_columns):
         ax.set_xticks(ticks[::3], [str(t + 1) for t in ticks[::3]])
         ax.set_yticks(ticks[::3], [str(t + 1) for t in ticks[::3]])
     fig.colorbar(image, ax=axes, shrink=0.85, label="|cosine|")
+    return fig
+
+
+def rate_distortion_plot(rates, curves, unquantised, *, latent_dim: int = 20):
+    """Test error against bits per image for several codecs and bit-allocation rules.
+
+    Parameters
+    ----------
+    rates : sequence of int
+        Average bits per code number ``r``; the horizontal axis shows ``latent_dim * r``.
+    curves : dict
+        ``{codec: {rule: [error at each rate]}}``, e.g. ``{"PCA": {"equal bits": [...],
+        "bits by variance": [...]}}``. Each codec gets a colour, each rule a line style.
+    unquantised : dict
+        ``{codec: error with unquantised codes}``, drawn as dotted horizontal lines.
+    """
+    import matplotlib.pyplot as plt
+
+    rates = [int(r) for r in rates]
+    for codec, rules in curves.items():
+        if codec not in unquantised:
+            raise ValueError(f"unquantised has no error for codec {codec!r}.")
+        for rule, errors in rules.items():
+            if len(errors) != len(rates):
+                raise ValueError(f"curves[{codec!r}][{rule!r}] has {len(errors)} errors for "
+                                 f"{len(rates)} rates.")
+    colors = [COLORS["loss"], COLORS["noise"], COLORS["decoder"], COLORS["code"]]
+    styles = ["o-", "s--", "^:", "v-."]
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    fig.patch.set_facecolor("white")
+    fig.patch.set_alpha(1.0)
+    bits = [latent_dim * r for r in rates]
+    for (codec, rules), color in zip(curves.items(), colors):
+        for (rule, errors), style in zip(rules.items(), styles):
+            ax.plot(bits, errors, style, color=color, label=f"{codec}, {rule}",
+                    markersize=4)
+        ax.axhline(unquantised[codec], color=color, linestyle=":", linewidth=1,
+                   label=f"{codec}, unquantised floats")
+    ax.set_xticks(bits, [f"{b}\n($r = {r}$)" for b, r in zip(bits, rates)])
+    ax.set_xlabel(f"bits per image, ${latent_dim}\\,r$")
+    ax.set_ylabel("test reconstruction error")
+    ax.set_title("Rate against distortion (the 8-bit image: 6,272 bits)")
+    ax.legend(fontsize=7.5)
+    fig.tight_layout()
+    return fig
+
+
+def latent_grid(codes, low, high, empty, decoded, image_shape=(1, 28, 28)):
+    """What a decoder makes of a regular grid of 2-D codes, and where the training codes are.
+
+    Left: the training codes (grey dots) in the box ``[low, high]``, cut into ``n × n`` cells;
+    cells that hold no training code are shaded. Right: the ``n × n`` decoded grid points
+    (cell centres) as a mosaic laid out like the left panel, the empty cells' images framed
+    (drawn with 32 grey levels, which keeps the stored image small). At most 3,000 codes are
+    drawn.
+
+    Parameters
+    ----------
+    codes : tensor or array, shape (N, 2)
+        Training codes.
+    low, high : tensor or array, shape (2,)
+        Corners of the box the grid covers.
+    empty : tensor or array of bool, shape (n, n)
+        ``empty[i, j]`` is true when cell ``i`` along :math:`z_1` and ``j`` along :math:`z_2`
+        holds no training code.
+    decoded : tensor or array, shape (n * n, d)
+        The decoded cell centres, in the order of ``torch.cartesian_prod(z1_centres,
+        z2_centres)`` (``z_1`` varies slowest).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    z = np.asarray(codes, dtype=float)
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    empty = np.asarray(empty, dtype=bool)
+    images = np.asarray(decoded, dtype=float)
+    n = empty.shape[0] if empty.ndim == 2 else 0
+    _, height, width = image_shape
+    if z.ndim != 2 or z.shape[1] != 2 or low.shape != (2,) or high.shape != (2,):
+        raise ValueError(f"codes must be (N, 2) and low, high (2,), got {z.shape}, "
+                         f"{low.shape}, {high.shape}.")
+    if n < 1 or empty.shape != (n, n) or images.shape != (n * n, height * width):
+        raise ValueError(f"empty must be (n, n) and decoded (n * n, {height * width}), got "
+                         f"{empty.shape} and {images.shape}.")
+    step = (high - low) / n
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9))
+    fig.patch.set_facecolor("white")
+    fig.patch.set_alpha(1.0)
+    left.scatter(z[:3000, 0], z[:3000, 1], s=2, color="#555555", linewidths=0)
+    for i, j in zip(*np.nonzero(empty)):
+        left.add_patch(Rectangle((low[0] + i * step[0], low[1] + j * step[1]), step[0],
+                                 step[1], facecolor=COLORS["noise"], alpha=0.25,
+                                 linewidth=0))
+    left.set_xlim(low[0], high[0])
+    left.set_ylim(low[1], high[1])
+    left.set_xticks(low[0] + step[0] * np.arange(n + 1), minor=True)
+    left.set_yticks(low[1] + step[1] * np.arange(n + 1), minor=True)
+    left.grid(True, which="minor", color="#cccccc", linewidth=0.5)
+    left.set_xlabel("$z_1$")
+    left.set_ylabel("$z_2$")
+    left.set_title(f"training codes; shaded: cells with none ({int(empty.sum())} of {n * n})")
+    mosaic = images.reshape(n, n, height, width)[:, ::-1]     # j = n-1 (top row) first
+    mosaic = mosaic.transpose(1, 2, 0, 3).reshape(n * height, n * width)
+    levels = 31  # 32 grey levels: invisible in thumbnails, and a much smaller PNG
+    right.imshow(np.round(np.clip(mosaic, 0, 1) * levels) / levels, cmap="gray", vmin=0,
+                 vmax=1)
+    for i, j in zip(*np.nonzero(empty)):
+        right.add_patch(Rectangle((i * width - 0.5, (n - 1 - j) * height - 0.5), width, height,
+                                  fill=False, edgecolor=COLORS["noise"], linewidth=1.2))
+    right.set_xticks([])
+    right.set_yticks([])
+    right.set_xlabel(r"$z_1$ $\rightarrow$")
+    right.set_ylabel(r"$z_2$ $\rightarrow$")
+    right.set_title("decoded cell centres; framed: empty cells")
+    fig.tight_layout()
     return fig

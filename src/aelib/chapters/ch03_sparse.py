@@ -1,9 +1,20 @@
 """Figures that only chapter 3, *Sparse coding and sparse autoencoders*, draws.
 
+Schematic diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`), the
+picture of the unit balls of the Lp norms, and two plots of the autoencoders' codes: the
+distribution of the code values (exact zeros and overflow in bars of their own) and how often
+each code unit is used. The labels use the chapter's notation: an example
+:math:`x \in \mathbb{R}^{d_x}`, its code :math:`s \in \mathbb{R}^{d_z}`, the dictionary
+:math:`W \in \mathbb{R}^{d_x \times d_z}` with one atom :math:`w_k` per column (stored in code
+as ``D = Wᵀ``, one atom per row), and for the autoencoder an encoder :math:`V`, a code
+:math:`z` and a decoder :math:`W`.
+
+Figures that only chapter 3, *Sparse coding and sparse autoencoders*, draws.
+
 Schematic diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`) and the
 picture of the unit balls of the Lp norms. The labels use the chapter's notation: an example
 :math:`x \in \mathbb{R}^{d_x}`, its code :math:`s \in \mathbb{R}^{d_z}`, the dictionary
-:math:`W \in \mathbb{R}^{d_x \times d_z}` with one atom :math:`w_k` per column (stored in code
+:math:`W \in \mathbb{R}^{d_x    imes d_z}` with one atom :math:`w_k` per column (stored in code
 as ``D = Wᵀ``, one atom per row), and for the autoencoder an encoder :math:`V`, a code
 :math:`z` and a decoder :math:`W`.
 
@@ -23,7 +34,11 @@ from matplotlib.patches import Circle
 from .._checks import as_data_tensor, nonnegative_float
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
-__all__ = ["sparse_coding_diagram", "unit_balls_figure", "penalty_targets_diagram", "ista_diagram", "dictionary_learning_diagram", "sparse_autoencoder_diagram"]
+__all__ = ["sparse_coding_diagram", "unit_balls_figure", "penalty_targets_diagram", "ista_diagram", "dictionary_learning_diagram", "sparse_autoencoder_diagram", "code_value_histograms", "unit_usage_figure"]
+
+
+#: The figures that draw without data (schematic diagrams and the unit balls).
+DIAGRAMS = __all__[:6]
 
 
 def _node(ax, x, y, radius=0.2, *, color="white", text="", fontsize=7):
@@ -46,7 +61,7 @@ def sparse_coding_diagram(code=(12, 0, 7, 0, 0)):
     ----------
     code : sequence of float
         The code ``s`` (one entry per atom, numbered from 0 as in Python); the default is the
-        lecture notes' example ``(12, 0, 7, 0, 0)``.
+        chapter's example ``(12, 0, 7, 0, 0)``.
 
     Returns
     -------
@@ -155,7 +170,9 @@ def _layer(ax, x, n, y_low, y_high):
 def penalty_targets_diagram():
     """Where a penalty acts: L1 or L2 on the **weights**, or L1 on the **activations** (code).
 
-    Three copies of one layer, inputs ``x`` on the left, code units ``z`` on the right. L1 on
+    Three copies of one layer, inputs ``x`` on the left, code units ``z`` on the right, joined by
+    the encoder weights ``V`` (in this chapter ``W`` is the decoder, the dictionary). The weight
+    penalties carry the weight ``η``, the code penalty the sparsity weight ``λ``. L1 on
     the weights removes connections; L2 on the weights keeps them all but weakens them; L1 on
     the code leaves the connections alone and switches most units off for a given input.
 
@@ -165,8 +182,8 @@ def penalty_targets_diagram():
     """
     fig, ax = canvas(12.6, 4.6, scale=0.68)
     panels = [
-        ("L1 on the weights", r"$\lambda\sum_{jk}|W_{jk}|$", "sparse connections"),
-        ("L2 on the weights", r"$\lambda\Vert W\Vert_F^2$", "weaker connections"),
+        ("L1 on the weights", r"$\eta\sum_{jk}|V_{jk}|$", "sparse connections"),
+        ("L2 on the weights", r"$\eta\Vert V\Vert_F^2$", "weaker connections"),
         ("L1 on the code", r"$\lambda\Vert z\Vert_1$", "sparse code (for this $x$)"),
     ]
     kept = {(0, 0), (1, 2), (2, 2), (2, 3)}   # the weights that L1 leaves non-zero
@@ -222,7 +239,11 @@ def ista_diagram():
 
 
 def dictionary_learning_diagram():
-    """Dictionary learning alternates two convex steps: codes with ``D`` fixed, ``D`` with codes fixed.
+    """Dictionary learning alternates two steps: codes with ``D`` fixed, ``D`` with codes fixed.
+
+    The code step is convex (one Lasso per example); the dictionary step is a ridge solve
+    (Frobenius penalty) or, with unit-norm atoms, an exact closed-form minimisation atom by atom
+    over the unit sphere, which is not a convex set. The joint problem is not convex.
 
     Returns
     -------
@@ -286,6 +307,120 @@ def sparse_autoencoder_diagram(n_units: int = 8, active=(1, 4, 6)):
         y = 3.5 - 1.05 * i
         label(ax, 9.0, y, formula, fontsize=12, ha="left", color=COLORS["ink"])
         label(ax, 9.2, y - 0.42, meaning, fontsize=9, ha="left", color=color)
+    return fig
+
+
+def code_value_histograms(codes, panels=(("ReLU", "ReLU + L1"), ("sigmoid", "sigmoid + KL")),
+                          tops=(4.0, 1.0), n_bins: int = 40):
+    """The distribution of code values, one panel per pair of models, log-scale counts.
+
+    Exact zeros get a bar of their own (left, ``= 0``), so that they are not mixed with small
+    positive values; the positive values fill ``n_bins`` bins on ``(0, top]``; values above
+    ``top`` get a bar of their own (right, ``> top``) instead of piling up in the last bin. A
+    panel without exact zeros (or without values above ``top``) gets no such slot.
+
+    Parameters
+    ----------
+    codes : dict
+        Model name → codes (tensor or array, any shape; flattened).
+    panels : sequence of sequences of str
+        The model names drawn together in each panel.
+    tops : sequence of float
+        The largest value binned in each panel.
+    n_bins : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if len(panels) != len(tops) or not panels:
+        raise ValueError("panels and tops must be non-empty and of equal length.")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.3))
+    axes = np.atleast_1d(axes)
+    for ax, names, top in zip(axes, panels, tops):
+        width = top / n_bins
+        edges = np.linspace(0, top, n_bins + 1)
+        values = {name: np.asarray(codes[name], dtype=float).ravel() for name in names}
+        has_zeros = any(np.any(z == 0) for z in values.values())
+        has_overflow = any(np.any(z > top) for z in values.values())
+        zero_at, overflow_at = -2 * width, top + 2 * width
+        for i, (name, z) in enumerate(values.items()):
+            color = f"C{i}"
+            counts, _ = np.histogram(z[(z > 0) & (z <= top)], bins=edges)
+            ax.stairs(counts, edges, fill=True, alpha=0.5, color=color, label=name)
+            offset = (i - (len(names) - 1) / 2) * width
+            for at, n in ((zero_at, int(np.sum(z == 0))), (overflow_at, int(np.sum(z > top)))):
+                if n:
+                    ax.bar(at + offset, n, width=width, color=color, alpha=0.8)
+        ticks = list(np.linspace(0, top, 5))
+        labels = [f"{t:g}" for t in ticks]
+        left, right = -0.5 * width, top + 0.5 * width
+        if has_zeros:   # a slot of its own for exact zeros, left of the bins
+            ax.axvline(-width, color="0.6", lw=0.6)
+            ticks[0], labels[0], left = zero_at, "= 0", zero_at - 1.5 * width
+        if has_overflow:   # and one for the values above ``top``, right of them
+            ax.axvline(top + width, color="0.6", lw=0.6)
+            ticks[-1], labels[-1], right = overflow_at, f"> {top:g}", overflow_at + 1.5 * width
+        ax.set_yscale("log")
+        ax.set_xticks(ticks, labels)
+        ax.set_xlim(left, right)
+        ax.set_xlabel("code value $z_j$")
+        ax.set_ylabel("count (log scale)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def unit_usage_figure(firing, unit_means, rho: float, tolerance: float = 0.2):
+    """How each code unit is used, units sorted: ReLU codes (left), sigmoid codes (right).
+
+    Left: for every unit, the fraction of examples on which it is non-zero, units sorted from
+    the most to the least used; units that are never non-zero (dead units) sit on the floor
+    and are counted in the legend. Right: every unit's mean activation, sorted, with the
+    target ``ρ`` and the band ``|ρ̂_j − ρ| < tolerance · ρ`` marked.
+
+    Parameters
+    ----------
+    firing : dict
+        Model name → per-unit fraction of examples on which the unit is non-zero.
+    unit_means : dict
+        Model name → per-unit mean activation.
+    rho : float
+        The KL target ``ρ``.
+    tolerance : float
+        Half-width of the band around ``ρ``, relative to ``ρ``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not firing or not unit_means:
+        raise ValueError("firing and unit_means must be non-empty dicts (name → per-unit values).")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.2, 2.9))
+    for i, (name, values) in enumerate(firing.items()):
+        values = np.sort(np.asarray(values, dtype=float))[::-1]
+        dead = int(np.sum(values == 0))
+        left.plot(np.arange(1, len(values) + 1), values, color=f"C{i}", lw=1.5,
+                  label=f"{name} ({dead} of {len(values)} never on)")
+    left.set_xlabel("unit $j$, most used first")
+    left.set_ylabel("fraction of examples with $z_j > 0$")
+    left.set_ylim(-0.03, 1.38)                 # headroom for the legend
+    left.set_yticks(np.linspace(0, 1, 6))
+    left.legend(fontsize=8, loc="upper right")
+    for i, (name, values) in enumerate(unit_means.items()):
+        values = np.sort(np.asarray(values, dtype=float))[::-1]
+        right.plot(np.arange(1, len(values) + 1), values, color=f"C{i + len(firing)}",
+                   lw=1.5, label=name)
+    right.axhspan(rho * (1 - tolerance), rho * (1 + tolerance), color="0.85", zorder=0,
+                  label=rf"$|\hat\rho_j - \rho| < {tolerance:g}\rho$")
+    right.axhline(rho, color="0.3", lw=0.8, ls="--", label=rf"target $\rho = {rho:g}$")
+    right.set_yscale("log")
+    low = min(float(np.min(np.asarray(v, dtype=float))) for v in unit_means.values())
+    right.set_ylim(min(low, rho * (1 - tolerance)) / 1.3, 8)   # headroom for the legend
+    right.set_xlabel("unit $j$, largest mean first")
+    right.set_ylabel(r"mean activation $\hat\rho_j$ (log scale)")
+    right.legend(fontsize=8, loc="upper right", ncols=2)
+    fig.tight_layout()
     return fig
 
 

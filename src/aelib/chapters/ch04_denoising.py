@@ -67,19 +67,25 @@ def denoising_diagram():
 def manifold_diagram(n_points: int = 5, seed: int = 3):
     """Denoising seen from the data manifold (the view of Alain & Bengio 2014): clean points
     ``x`` on a curve, corrupted copies ``x̃`` pushed off it, and the reconstruction
-    ``r(x̃) = g(f(x̃))`` pulling each one back onto the curve.
+    ``r(x̃) = g(f(x̃))`` pulling each one back *towards* the curve.
+
+    The arrows end at the best reconstruction ``E[x | x̃]``, an average of the clean points
+    that could have produced ``x̃``. Averaging points of a *curved* manifold lands a little off
+    it, on the inner side of the bend (where the curve is straight, on it); the diagram marks
+    these end points with diamonds.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     n_points = positive_int("n_points", n_points)
-    fig, ax = canvas(8.0, 4.8, scale=0.72)
+    fig, ax = canvas(8.0, 5.2, scale=0.72)
     t = np.linspace(0.4, 7.6, 300)
-    curve = lambda s: 2.9 + 0.8 * np.sin(0.8 * s)  # noqa: E731
+    curve = lambda s: 3.3 + 0.8 * np.sin(0.8 * s)  # noqa: E731
     slope = lambda s: 0.64 * np.cos(0.8 * s)  # noqa: E731
+    bend = lambda s: -0.512 * np.sin(0.8 * s)  # noqa: E731  (second derivative)
     ax.plot(t, curve(t), color=COLORS["ink"], lw=2)
-    label(ax, 0.3, 4.5, "data manifold", ha="left", fontsize=10)
+    label(ax, 0.3, 4.9, "data manifold", ha="left", fontsize=10)
     rng = np.random.default_rng(seed)
     for k, s in enumerate(np.linspace(1.0, 7.0, n_points)):
         normal = np.array([-slope(s), 1.0]) / math.hypot(slope(s), 1.0)
@@ -88,23 +94,28 @@ def manifold_diagram(n_points: int = 5, seed: int = 3):
         side = -1 if k % 2 == 0 else 1
         shift = rng.choice([-1, 1]) * rng.uniform(0.4, 0.6) * tangent
         x_tilde = x + side * rng.uniform(0.7, 0.9) * normal + shift
-        # r(x̃) lands near the closest point of the manifold, not back on x itself.
+        # E[x | x̃] lands near the closest point of the manifold, not back on x itself,
+        # and (an average of points on a bend) slightly on the bend's inner side.
         s_back = s + float(np.dot(x_tilde - x, tangent))
-        back = np.array([s_back, curve(s_back)])
+        inward = np.array([-slope(s_back), 1.0]) / math.hypot(slope(s_back), 1.0)
+        back = np.array([s_back, curve(s_back)]) + 0.35 * bend(s_back) * inward
         arrow(ax, tuple(x), tuple(x_tilde), color=COLORS["noise"], dashed=True)
         arrow(ax, tuple(x_tilde), tuple(back), color=COLORS["decoder"])
         ax.plot(*x, "o", color=COLORS["data"], ms=7, mec=COLORS["ink"], zorder=3)
         ax.plot(*x_tilde, "o", color="white", ms=7, mec=COLORS["noise"], zorder=3)
+        ax.plot(*back, "D", color=COLORS["decoder"], ms=4.5, zorder=3)
     legend = [("o", COLORS["data"], COLORS["ink"], "clean $x$"),
-              ("o", "white", COLORS["noise"], "corrupted $\\tilde x \\sim C(\\tilde x \\mid x)$")]
+              ("o", "white", COLORS["noise"], "corrupted $\\tilde x \\sim C(\\tilde x \\mid x)$"),
+              ("D", COLORS["decoder"], COLORS["decoder"],
+               "$\\mathbb{E}[x \\mid \\tilde x]$, inside a bend")]
     for row, (marker, face, edge, text) in enumerate(legend):
-        y = 0.7 - 0.45 * row
-        ax.plot(0.45, y, marker, color=face, mec=edge, ms=7)
+        y = 1.15 - 0.45 * row
+        ax.plot(0.45, y, marker, color=face, mec=edge, ms=7 if marker == "o" else 4.5)
         label(ax, 0.7, y, text, ha="left", fontsize=9)
-    arrow(ax, (4.1, 0.7), (4.7, 0.7), color=COLORS["noise"], dashed=True)
-    label(ax, 4.8, 0.7, "corruption", ha="left", fontsize=9)
-    arrow(ax, (4.1, 0.25), (4.7, 0.25), color=COLORS["decoder"])
-    label(ax, 4.8, 0.25, "reconstruction $r(\\tilde x) = g(f(\\tilde x))$", ha="left",
+    arrow(ax, (4.1, 1.15), (4.7, 1.15), color=COLORS["noise"], dashed=True)
+    label(ax, 4.8, 1.15, "corruption", ha="left", fontsize=9)
+    arrow(ax, (4.1, 0.7), (4.7, 0.7), color=COLORS["decoder"])
+    label(ax, 4.8, 0.7, "reconstruction $r(\\tilde x) = g(f(\\tilde x))$", ha="left",
           fontsize=9)
     return fig
 

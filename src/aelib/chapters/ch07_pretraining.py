@@ -1,4 +1,10 @@
-"""Chapter helpers for *Pretraining deep networks with autoencoders* (book/07_pretraining): the
+"""Helpers of chapter *Pretraining deep networks with autoencoders* (``book/07_pretraining.ipynb``).
+
+Three schematic diagrams: greedy layer-wise stacking, the two fine-tuning steps, and end-to-end
+pretraining. The chapter's training and measurements use the core (:mod:`aelib.pretrain`,
+:func:`aelib.train.fit`, :func:`aelib.train.fit_classifier`).
+
+Chapter helpers for *Pretraining deep networks with autoencoders* (book/07_pretraining): the
 few-label experiment harness (labelled subsets, repeated fine-tuning, linear probes, summaries)
 and the gradient-size diagnostic. The pretraining itself is :mod:`aelib.pretrain`.
 """
@@ -17,6 +23,161 @@ from ..metrics import linear_probe_accuracy
 from ..models import Classifier, predict
 from ..pretrain import _input_width, accuracy, fine_tune
 from ..train import _labels
+from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
+
+__all__ = ["greedy_diagram", "fine_tune_diagram", "end_to_end_diagram"]
+
+
+_STEP = 1.75   # width of one frozen encoder box plus its arrow, in diagram units
+
+
+def _data(ax, x, y, text, *, dashed=False):
+    """A small data box (input, code or reconstruction) centred vertically on ``y``."""
+    color = COLORS["code"] if "z" in text else COLORS["data"]
+    return box(ax, x, y - 0.35, 0.8, 0.7, text, color=color, fontsize=12, dashed=dashed)
+
+
+def _frozen(ax, x, y, text):
+    return box(ax, x, y - 0.4, 0.95, 0.8, text, color=COLORS["frozen"], fontsize=12)
+
+
+def greedy_diagram(n_layers: int = 3):
+    """Greedy layer-wise pretraining as a staircase: row ``k`` trains the shallow autoencoder
+    ``z_{k-1} → f_k → z_k → g_k → ẑ_{k-1}`` on the codes of the frozen encoders
+    ``f_1, …, f_{k-1}`` below it (grey), with the loss ``L(z_{k-1}, ẑ_{k-1})``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(n_layers, int) or not 1 <= n_layers <= 4:
+        raise ValueError(f"n_layers must be an integer from 1 to 4, got {n_layers!r}.")
+    row_height = 1.9
+    width = 0.4 + (n_layers - 1) * _STEP + 8.4
+    fig, ax = canvas(width, 0.5 + n_layers * row_height, scale=0.62)
+    for k in range(1, n_layers + 1):
+        y = 0.5 + (n_layers - k) * row_height + row_height / 2
+        label(ax, 0.05, y + 0.62, f"layer {k}", ha="left", fontsize=10, fontweight="bold")
+        shape = _data(ax, 0.2, y, "$x$")
+        for j in range(1, k):  # the frozen encoders below layer k
+            frozen = _frozen(ax, shape.right + 0.35, y, f"$f_{j}$")
+            arrow(ax, shape.east, frozen.west)
+            shape = frozen
+        source = "x" if k == 1 else f"z_{k - 1}"
+        if k > 1:
+            code_in = _data(ax, shape.right + 0.35, y, f"$z_{k - 1}$")
+            arrow(ax, shape.east, code_in.west)
+            shape = code_in
+        enc = trapezoid(ax, shape.right + 0.4, y, 1.0, 1.2, 0.7, f"$f_{k}$",
+                        color=COLORS["encoder"], fontsize=12)
+        arrow(ax, shape.east, enc.west)
+        code = _data(ax, enc.right + 0.35, y, f"$z_{k}$")
+        arrow(ax, enc.east, code.west)
+        dec = trapezoid(ax, code.right + 0.35, y, 1.0, 0.7, 1.2, f"$g_{k}$",
+                        color=COLORS["decoder"], fontsize=12)
+        arrow(ax, code.east, dec.west)
+        recon = _data(ax, dec.right + 0.35, y, f"$\\hat {source}$" if k == 1
+                      else f"$\\hat z_{{{k - 1}}}$", dashed=True)
+        arrow(ax, dec.east, recon.west)
+        label(ax, recon.right + 0.2, y, f"$L({source}, \\hat {source})$" if k == 1 else
+              f"$L(z_{{{k - 1}}}, \\hat z_{{{k - 1}}})$", ha="left", fontsize=11,
+              color=COLORS["loss"])
+    label(ax, width - 0.1, 0.22, "grey: frozen (trained in an earlier row)",
+          ha="right", fontsize=9)
+    return fig
+
+
+def _classifier_row(ax, y, n_layers, trainable_body: bool, title: str):
+    label(ax, 0.05, y + 0.85, title, ha="left", fontsize=10, fontweight="bold")
+    shape = _data(ax, 0.2, y, "$x$")
+    for j in range(1, n_layers + 1):
+        if trainable_body:
+            layer = box(ax, shape.right + 0.35, y - 0.4, 0.95, 0.8, f"$f_{j}$",
+                        color=COLORS["encoder"], fontsize=12)
+        else:
+            layer = _frozen(ax, shape.right + 0.35, y, f"$f_{j}$")
+        arrow(ax, shape.east, layer.west)
+        shape = layer
+    head = box(ax, shape.right + 0.45, y - 0.45, 1.3, 0.9, "$V, c$\n(new)",
+               color=COLORS["encoder"], fontsize=10)
+    arrow(ax, shape.east, head.west, "$z_{%d}$" % n_layers, fontsize=10)
+    logits = box(ax, head.right + 0.45, y - 0.35, 0.9, 0.7, "$h(x)$", color=COLORS["code"],
+                 fontsize=11)
+    arrow(ax, head.east, logits.west)
+    loss = label(ax, logits.right + 0.2, y, "cross-entropy\nwith label $y$", ha="left",
+                 fontsize=10, color=COLORS["loss"])
+    # Back-propagation: how far down the gradient is used to change weights.
+    stop = head.left if not trainable_body else 0.2 + 0.8 + 0.35
+    arrow(ax, (logits.center[0], y - 0.6), (stop, y - 0.6), color=COLORS["loss"],
+          dashed=True, text="gradient updates", fontsize=9, text_offset=(0.0, -0.42))
+    return loss
+
+
+def fine_tune_diagram(n_layers: int = 3):
+    """The two fine-tuning steps: a new output layer ``h(x) = V z_K + c`` on top of the
+    pretrained encoders; step 1 trains only ``(V, c)`` with the encoders frozen (grey), step 2
+    back-propagates into every layer.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(n_layers, int) or not 1 <= n_layers <= 4:
+        raise ValueError(f"n_layers must be an integer from 1 to 4, got {n_layers!r}.")
+    width = 0.2 + 0.8 + n_layers * 1.3 + 1.75 + 1.35 + 2.6
+    fig, ax = canvas(width, 5.0, scale=0.62)
+    _classifier_row(ax, 3.6, n_layers, False,
+                    "step 1: only the new output layer learns, the encoders are frozen")
+    _classifier_row(ax, 1.1, n_layers, True, "step 2: every layer learns (back-propagation)")
+    return fig
+
+
+def end_to_end_diagram(n_layers: int = 2):
+    """End-to-end pretraining: one deep autoencoder ``x → f_1 → … → f_K → g_K → … → g_1 → x̂``
+    trained at once with ``L(x, x̂)``; only its encoder ``f_K ∘ … ∘ f_1`` is kept.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(n_layers, int) or not 1 <= n_layers <= 4:
+        raise ValueError(f"n_layers must be an integer from 1 to 4, got {n_layers!r}.")
+    width = 2 * 0.8 + 2 * n_layers * 1.35 + 0.8 + 0.9 + 2.2
+    fig, ax = canvas(width, 3.1, scale=0.62)
+    y = 1.75
+    shape = _data(ax, 0.2, y, "$x$")
+    encoders = []
+    for j in range(1, n_layers + 1):
+        h_in, h_out = 1.5 - 0.35 * (j - 1), 1.5 - 0.35 * j
+        enc = trapezoid(ax, shape.right + 0.35, y, 1.0, h_in, h_out, f"$f_{j}$",
+                        color=COLORS["encoder"], fontsize=12)
+        arrow(ax, shape.east, enc.west, f"$z_{j - 1}$" if j > 1 else "", fontsize=10,
+              text_offset=(0.0, 0.1))
+        shape = enc
+        encoders.append(enc)
+    code = _data(ax, shape.right + 0.35, y, f"$z_{n_layers}$")
+    arrow(ax, shape.east, code.west)
+    shape = code
+    for j in range(n_layers, 0, -1):
+        h_in, h_out = 1.5 - 0.35 * j, 1.5 - 0.35 * (j - 1)
+        dec = trapezoid(ax, shape.right + 0.35, y, 1.0, h_in, h_out, f"$g_{j}$",
+                        color=COLORS["decoder"], fontsize=12)
+        arrow(ax, shape.east, dec.west, f"$\\hat z_{j}$" if j < n_layers else "",
+              fontsize=10, text_offset=(0.0, 0.1))
+        shape = dec
+    recon = _data(ax, shape.right + 0.35, y, "$\\hat x$", dashed=True)
+    arrow(ax, shape.east, recon.west)
+    label(ax, recon.right + 0.2, y, "$L(x, \\hat x)$", ha="left", fontsize=11,
+          color=COLORS["loss"])
+    left, right = encoders[0].left, encoders[-1].right
+    bottom = y - 1.05
+    ax.plot([left, left, right, right], [bottom + 0.15, bottom, bottom, bottom + 0.15],
+            color=COLORS["ink"], lw=1.2)
+    stack = {1: "f_1", 2: "f_2 \\circ f_1"}.get(
+        n_layers, f"f_{n_layers} \\circ \\cdots \\circ f_1")
+    label(ax, (left + right) / 2, bottom - 0.3, f"kept: the encoder ${stack}$", fontsize=10)
+    label(ax, width / 2, 2.95, "one deep autoencoder, all layers trained at once", fontsize=10)
+    return fig
 
 
 def layer_gradient_norms(model: nn.Module, x, y) -> list[float]:
