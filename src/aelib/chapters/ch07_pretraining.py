@@ -1,6 +1,12 @@
 """Helpers of chapter *Pretraining deep networks with autoencoders* (``book/07_pretraining.ipynb``).
 
 Three schematic diagrams: greedy layer-wise stacking, the two fine-tuning steps, and end-to-end
+pretraining; and :func:`rescaled_like`, the weight-scale control of the gradient measurement. The chapter's training and measurements use the core (:mod:`aelib.pretrain`,
+:func:`aelib.train.fit`, :func:`aelib.train.fit_classifier`).
+
+Helpers of chapter *Pretraining deep networks with autoencoders* (``book/07_pretraining.ipynb``).
+
+Three schematic diagrams: greedy layer-wise stacking, the two fine-tuning steps, and end-to-end
 pretraining. The chapter's training and measurements use the core (:mod:`aelib.pretrain`,
 :func:`aelib.train.fit`, :func:`aelib.train.fit_classifier`).
 
@@ -25,7 +31,27 @@ from ..pretrain import _input_width, accuracy, fine_tune
 from ..train import _labels
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
-__all__ = ["greedy_diagram", "fine_tune_diagram", "end_to_end_diagram"]
+__all__ = ["greedy_diagram", "fine_tune_diagram", "end_to_end_diagram", "rescaled_like"]
+
+
+def rescaled_like(body: torch.nn.Module, reference: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``body`` whose every ``nn.Linear`` weight matrix is rescaled to the Frobenius
+    norm of the matching ``nn.Linear`` of ``reference`` (biases untouched).
+
+    It keeps the random *directions* of ``body`` and takes only the per-layer *scale* of
+    ``reference``: a control that separates a change of weight scale from a change of structure.
+    """
+    mine = [m for m in body.modules() if isinstance(m, torch.nn.Linear)]
+    theirs = [m for m in reference.modules() if isinstance(m, torch.nn.Linear)]
+    if len(mine) != len(theirs) or any(a.weight.shape != b.weight.shape
+                                       for a, b in zip(mine, theirs)):
+        raise ValueError("body and reference must have nn.Linear layers of the same shapes.")
+    out = copy.deepcopy(body)
+    with torch.no_grad():
+        for layer, ref in zip((m for m in out.modules() if isinstance(m, torch.nn.Linear)),
+                              theirs):
+            layer.weight.mul_(ref.weight.norm() / layer.weight.norm())
+    return out
 
 
 _STEP = 1.75   # width of one frozen encoder box plus its arrow, in diagram units
