@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Circle, Ellipse  # noqa: E402
+from matplotlib.patches import Circle, Ellipse, Rectangle  # noqa: E402
 
 from aelib.chapters import ch05_contractive  # noqa: E402
 
@@ -65,7 +65,17 @@ def test_curve_frame_is_orthonormal():
 
 def test_penalty_methods_diagram_names_the_three_methods():
     text = _texts(ch05_contractive.penalty_methods_diagram())
-    for needed in ["exact", "closed form", "estimator", r"$h \odot (1 - h)$",
+    for needed in ["exact", "closed form", "estimator", r"$\mathrm{diag}(h \odot (1 - h))$",
                    r"\Vert W_j \Vert^2", r"$u \sim \mathcal{N}(0, I)$", r"$J_f^\top u$",
                    "$d_z$ backward passes", "one backward pass"]:
         assert needed in text, needed
+
+
+def test_closed_form_slopes_are_drawn_as_a_diagonal_matrix():
+    fig = ch05_contractive.penalty_methods_diagram()
+    cells = [p for p in fig.axes[0].patches if type(p) is Rectangle]
+    assert len(cells) == 6
+    xs = [c.get_x() for c in cells]
+    ys = [c.get_y() for c in cells]
+    # One entry per row, stepping right and down: diag(h ⊙ (1 − h)), not a column.
+    assert all(b > a for a, b in zip(xs, xs[1:])) and all(b < a for a, b in zip(ys, ys[1:]))

@@ -5,6 +5,13 @@ the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapt
 penalties and measurements use the core: :func:`aelib.train.fit`,
 :func:`aelib.penalties.contractive`, :mod:`aelib.denoise`.
 
+Helpers of chapter *Contractive autoencoders* (``book/05_contractive.ipynb``) alone.
+
+Three schematic diagrams: the contractive objective, the contraction of input space around
+the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapter's training,
+penalties and measurements use the core: :func:`aelib.train.fit`,
+:func:`aelib.penalties.contractive`, :mod:`aelib.denoise`.
+
 Chapter helpers for *Contractive autoencoders* (book/05_contractive): Jacobian spectra,
 tangent directions and how far codes move under small input changes. The penalty itself is
 :func:`aelib.penalties.contractive`; the Jacobians come from :mod:`aelib.jacobian`.
@@ -15,7 +22,7 @@ import math
 
 import numpy as np
 import torch
-from matplotlib.patches import Circle, Ellipse
+from matplotlib.patches import Circle, Ellipse, Rectangle
 
 from .._checks import as_data_tensor, positive_float, positive_int
 from ..jacobian import _encoder_parts, batch_jacobian
@@ -154,10 +161,10 @@ def penalty_methods_diagram():
     """The three ways to compute ``‖J_f(x)‖²_F`` as matrix pictures.
 
     Exact: build the ``d_z × d_x`` Jacobian row by row (one backward pass per code unit) and
-    sum its squares. Closed form (one sigmoid layer): ``J_f = diag(h ⊙ (1 − h)) W``, so each row
-    ``W_j`` is scaled by its unit's slope. Estimator: a random code-space vector
-    ``u ~ N(0, I)`` and one backward pass give ``J_fᵀ u``, whose squared length has mean
-    ``‖J_f‖²_F``.
+    sum its squares. Closed form (one sigmoid layer): ``J_f = diag(h ⊙ (1 − h)) W``, drawn as a
+    diagonal matrix times ``W``, so each row ``W_j`` is scaled by its unit's slope. Estimator:
+    a random code-space vector ``u ~ N(0, I)`` and one backward pass give ``J_fᵀ u``, whose
+    squared length has mean ``‖J_f‖²_F``.
 
     Returns
     -------
@@ -176,11 +183,15 @@ def penalty_methods_diagram():
     label(ax, 7.1, jac.center[1] + 0.2, "$\\sum_{j,k} (\\partial z_j / \\partial x_k)^2$",
           ha="left", fontsize=11)
     label(ax, 7.1, jac.center[1] - 0.4, "$d_z$ backward passes", ha="left", fontsize=9)
-    # Closed form: slopes times weight rows.
-    slope = _matrix(ax, 2.3, 2.75, 0.5, 1.5, "", COLORS["code"], rows=6)
-    label(ax, slope.center[0], slope.top + 0.2, "$h \\odot (1 - h)$", fontsize=9)
-    label(ax, 3.05, slope.center[1], "$\\odot$", fontsize=14)
-    weights = _matrix(ax, 3.3, 2.75, 2.4, 1.5, "$W$", COLORS["encoder"], rows=6)
+    # Closed form: a diagonal matrix of slopes times the weight matrix, which scales row j
+    # of W by h_j (1 - h_j).
+    slope = box(ax, 2.3, 2.75, 1.5, 1.5, color="white", alpha=1.0)
+    for k in range(6):
+        ax.add_patch(Rectangle((2.3 + 0.25 * k + 0.03, 4.25 - 0.25 * (k + 1) + 0.03), 0.19,
+                               0.19, color=COLORS["code"], alpha=0.8, lw=0))
+    label(ax, slope.center[0], slope.top + 0.2, "$\\mathrm{diag}(h \\odot (1 - h))$",
+          fontsize=9)
+    weights = _matrix(ax, 4.05, 2.75, 1.65, 1.5, "$W$", COLORS["encoder"], rows=6)
     label(ax, weights.center[0], weights.top + 0.2, "row $j$ is $W_j$", fontsize=9)
     arrow(ax, weights.east, (7.0, weights.center[1]))
     label(ax, 7.1, weights.center[1] + 0.2,
