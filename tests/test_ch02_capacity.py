@@ -1,9 +1,12 @@
 """Tests for the chapter helper of *Undercomplete vs overcomplete autoencoders*.
 
+Tests for the chapter helper of *Undercomplete vs overcomplete autoencoders*.
+
 Tests for aelib.capacity (chapter *Undercomplete vs overcomplete autoencoders*).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import matplotlib
@@ -139,6 +142,141 @@ def test_separate_labels_avoids_lone_markers():
         assert ax.texts[0].xyann != (-4, 5)
     finally:
         plt.close(fig)
+
+
+def test_affine_autoencoder_is_the_map_it_was_given():
+    torch.manual_seed(0)
+    matrix, mean = torch.randn(5, 5, dtype=torch.float64), torch.rand(5, dtype=torch.float64)
+    model = ch02.affine_autoencoder(matrix, mean)
+    x = torch.rand(7, 5)
+    expected = mean + (x.double() - mean) @ matrix.T  # x̂ = x̄ + P (x − x̄), one row each
+    assert torch.allclose(model(x).double(), expected, atol=1e-5)
+    assert model.input_dim == 5 and model.latent_dim == 5
+    with pytest.raises(ValueError, match="square"):
+        ch02.affine_autoencoder(torch.zeros(3, 4), torch.zeros(3))
+    with pytest.raises(ValueError, match="mean"):
+        ch02.affine_autoencoder(torch.zeros(3, 3), torch.zeros(4))
+    with pytest.raises(ValueError, match="finite"):
+        ch02.affine_autoencoder(torch.full((2, 2), float("nan")), torch.zeros(2))
+
+
+def test_affine_autoencoder_with_a_projection_is_pca():
+    from aelib import metrics
+
+    x = torch.rand(200, 6) @ torch.randn(6, 6)
+    mean, components, _ = metrics.pca(x, 2)
+    model = ch02.affine_autoencoder(components.T @ components, mean)
+    assert torch.allclose(model(x), metrics.pca_reconstruct(x, x, 2), atol=1e-4)
+
+
+def test_probe_r2_own_mean_measures_against_each_probe_set():
+    from aelib import capacity
+
+    torch.manual_seed(0)
+    probes = {"a": torch.rand(50, 4), "b": 3 + torch.rand(50, 4)}
+    copier = ch02.identity_autoencoder(4, 4)
+    flat = ch02.affine_autoencoder(torch.zeros(4, 4), torch.zeros(4))  # x̂ = 0 for every x
+    table = ch02.probe_r2_own_mean({"copier": copier, "zero": flat}, probes)
+    assert all(abs(v - 1) < 1e-6 for v in table["copier"].values())
+    for name, x in probes.items():  # independent formula: 1 − Σ‖x‖² / Σ‖x − mean(x)‖²
+        expected = 1 - float(x.pow(2).sum() / (x - x.mean(0)).pow(2).sum())
+        assert abs(table["zero"][name] - expected) < 1e-4
+    with pytest.raises(ValueError, match="models"):
+        ch02.probe_r2_own_mean({}, probes)
+    with pytest.raises(ValueError, match="probes"):
+        ch02.probe_r2_own_mean({"copier": copier}, {})
+
+
+def test_label_column_groups_centres_labels_over_pairs():
+    fig, axes = plt.subplots(2, 6, figsize=(4.8, 1.6))
+    try:
+        fig.tight_layout(pad=0.2)  # as plot.show_reconstructions leaves its figures
+        texts = ch02.label_column_groups(fig, ["real", "noise", "shuffled"])
+        assert [t.get_text() for t in texts] == ["real", "noise", "shuffled"]
+        for g, text in enumerate(texts):
+            left, right = axes[0, 2 * g].get_position(), axes[0, 2 * g + 1].get_position()
+            assert left.x0 < text.get_position()[0] < right.x1
+            assert text.get_position()[1] >= left.y1
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        assert all(b.y1 <= fig.bbox.height + 1 for b in boxes)  # inside the figure
+        assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+    finally:
+        plt.close(fig)
+    fig, _ = plt.subplots(1, 2)
+    try:
+        with pytest.raises(ValueError, match="axes"):
+            ch02.label_column_groups(fig, ["a", "b"])
+        with pytest.raises(ValueError, match="group_size"):
+            ch02.label_column_groups(fig, ["a"], group_size=0)
+    finally:
+        plt.close(fig)
+
+
+def test_plot_direction_gains_draws_models_and_pca_steps():
+    gains = {"a": torch.linspace(1, 0, 10), "b": np.linspace(1, 0.5, 10)}
+    fig = ch02.plot_direction_gains(gains, pca_ranks=(3,))
+    try:
+        ax = fig.axes[0]
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert {"a", "b", "PCA, rank 3"} <= set(labels)
+        assert ax.get_xscale() == "log"
+        step = ax.get_lines()[labels.index("PCA, rank 3")]
+        assert list(step.get_ydata()) == [1, 0, 0]
+        assert "gain" in ax.get_ylabel()
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="empty"):
+        ch02.plot_direction_gains({})
+    with pytest.raises(ValueError, match="same length"):
+        ch02.plot_direction_gains({"a": np.ones(3), "b": np.ones(4)})
+    with pytest.raises(ValueError, match="rank"):
+        ch02.plot_direction_gains({"a": np.ones(3)}, pca_ranks=(3,))
+
+
+def test_plot_rescaling_marks_the_minimum_at_c_star():
+    R, A, B = 0.01, 0.003, 0.0004
+    fig = ch02.plot_rescaling(R, A, B)
+    try:
+        ax = fig.axes[0]
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        c_star = (2 * B / A) ** (1 / 3)
+        minimum = next(line for label, line in lines.items() if label.startswith("minimum"))
+        assert np.isclose(minimum.get_xdata()[0], c_star)
+        total = lines["objective $J(c)$"]
+        c, J = total.get_xdata(), total.get_ydata()
+        assert np.allclose(J, R + c * A + B / c**2)
+        assert abs(np.log(c[J.argmin()] / c_star)) < 0.02  # the curve bottoms out at c*
+        assert f"{c_star:.2f}" in minimum.get_label()
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError):
+        ch02.plot_rescaling(0.01, 0.0, 0.1)
+
+
+def test_add_reference_curve_draws_pca_and_the_flat_level():
+    from aelib import capacity
+
+    sweep_r2 = {k: {"real images": 0.1 * k, "uniform noise": 0.05 * k} for k in (1, 2, 4)}
+    fig = ch02.plot_copy_tradeoff(sweep_r2)
+    try:
+        ax = fig.axes[0]
+        pca = {k: {"real images": 0.1 * k, "uniform noise": 0.08 * k} for k in (1, 2)}
+        ch02.add_reference_curve(ax, pca, flat_level=0.5)
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert "PCA of rank $k$" in labels and "flat average image of the probe" in labels
+        curve = ax.get_lines()[labels.index("PCA of rank $k$")]
+        assert np.allclose(curve.get_ydata(), [0.08, 0.16])
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "PCA of rank $k$" in legend
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="empty"):
+        ch02.add_reference_curve(None, {})
+
+
+matplotlib.use("Agg")
 
 
 matplotlib.use("Agg")

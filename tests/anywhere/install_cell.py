@@ -27,16 +27,17 @@ def repository_url() -> str:
 
 def cell_source(url: str | None = None) -> str:
     url = url or repository_url()
-    return f'''{MARKER} installs aelib where this Python lacks it (Colab, a fresh machine),
-# and does nothing where it is installed. AELIB_PIP_SPEC overrides the source (a path, a wheel).
+    return f'''{MARKER} installs aelib where this Python lacks it (Colab, a fresh machine)
+# and does nothing where it is installed. AELIB_PIP_SPEC overrides the source.
 import importlib.util
 import os
 import subprocess
 import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: idle threads sleep
 if importlib.util.find_spec("aelib") is None:
-    source = os.environ.get("AELIB_PIP_SPEC", "git+{url}")
+    source = os.environ.get("AELIB_PIP_SPEC") or (
+        "git+{url}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
     importlib.invalidate_caches()'''
 
