@@ -2,7 +2,7 @@
 
 Tests for the chapter helper of *Undercomplete vs overcomplete autoencoders*.
 
-Tests for aelib.capacity (chapter *Undercomplete vs overcomplete autoencoders*).
+Tests for aelib.chapters.ch02_capacity (chapter *Undercomplete vs overcomplete autoencoders*).
 """
 from __future__ import annotations
 
@@ -170,7 +170,6 @@ def test_affine_autoencoder_with_a_projection_is_pca():
 
 
 def test_probe_r2_own_mean_measures_against_each_probe_set():
-    from aelib import capacity
 
     torch.manual_seed(0)
     probes = {"a": torch.rand(50, 4), "b": 3 + torch.rand(50, 4)}
@@ -256,7 +255,6 @@ def test_plot_rescaling_marks_the_minimum_at_c_star():
 
 
 def test_add_reference_curve_draws_pca_and_the_flat_level():
-    from aelib import capacity
 
     sweep_r2 = {k: {"real images": 0.1 * k, "uniform noise": 0.05 * k} for k in (1, 2, 4)}
     fig = ch02.plot_copy_tradeoff(sweep_r2)

@@ -1,4 +1,4 @@
-"""Tests for aelib.denoise against direct computations (scipy-free references written out)."""
+"""Tests for the measures of chapters 4 and 5 (aelib.chapters.ch04_denoising, ch05_contractive) against direct computations."""
 import math
 
 import pytest

@@ -56,7 +56,6 @@ from matplotlib.transforms import Bbox
 from torch import nn
 
 from .._checks import as_data_tensor, int_sequence, positive_float, positive_int
-from ..capacity import reconstruction_r2
 from ..device import pick_device
 from ..metrics import pca, per_example_error, reconstruction_r2
 from ..models import Autoencoder, MLPAutoencoder
@@ -214,7 +213,7 @@ def separate_labels(ax):
     """Move annotations of ``ax`` that overlap an earlier one, or a lone marker, to a free spot.
 
     Point labels placed at a fixed offset (e.g. the code sizes along the line of
-    :func:`aelib.capacity.plot_copy_tradeoff`) collide where two points lie close together, or
+    :func:`plot_copy_tradeoff`) collide where two points lie close together, or
     hide under a marker drawn later (a line with a single point). Each annotation, in drawing
     order, keeps its place if it is free; otherwise it tries a few offsets (in points) around
     its point. Returns the number of labels moved.
@@ -275,7 +274,7 @@ def probe_r2_own_mean(models: dict, probes: dict) -> dict:
     The usual fraction of variance explained: ``R² = 1 − Σ‖x_i − x̂_i‖² / Σ‖x_i − m‖²`` with
     ``m`` the average image *of that probe set* (not of the training data), so that ``R² = 0`` is
     what answering every input with the set's flat average image scores. Compare
-    :func:`aelib.capacity.probe_r2`, which measures against the average training image.
+    :func:`probe_r2`, which measures against the average training image.
     """
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict (label → model).")
@@ -403,7 +402,7 @@ def add_reference_curve(ax, r2_by_rank: dict, *, flat_level=None, real="real ima
                         probe="uniform noise", label="PCA of rank $k$"):
     """Add PCA's curve (``{rank: {probe: R²}}``) and a flat-image level to a trade-off plot.
 
-    For :func:`aelib.capacity.plot_copy_tradeoff`: the curve is drawn dashed through the points
+    For :func:`plot_copy_tradeoff`: the curve is drawn dashed through the points
     of every rank; ``flat_level``, if given, is the probe R² of answering every probe input with
     the probe set's flat average image, drawn as a horizontal dotted line. The legend is redrawn.
     """

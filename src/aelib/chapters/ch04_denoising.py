@@ -2,7 +2,7 @@
 
 Two schematic diagrams (the denoising path and the manifold picture) and the patch masking of
 the chapter's masked-autoencoder demo. The chapter's training, corruptions and measurements use
-the core: :func:`aelib.train.fit`, :mod:`aelib.corrupt`, :mod:`aelib.denoise`.
+the core: :func:`aelib.train.fit`, :mod:`aelib.corrupt`, the helpers below.
 
 Chapter helpers for *Denoising autoencoders* (book/04_denoising): the blur baseline, PSNR
 tables, filter locality measures and inpainting scores. The training itself is

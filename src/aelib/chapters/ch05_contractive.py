@@ -3,14 +3,14 @@
 Three schematic diagrams: the contractive objective, the contraction of input space around
 the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapter's training,
 penalties and measurements use the core: :func:`aelib.train.fit`,
-:func:`aelib.penalties.contractive`, :mod:`aelib.denoise`.
+:func:`aelib.penalties.contractive`, the helpers below.
 
 Helpers of chapter *Contractive autoencoders* (``book/05_contractive.ipynb``) alone.
 
 Three schematic diagrams: the contractive objective, the contraction of input space around
 the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapter's training,
 penalties and measurements use the core: :func:`aelib.train.fit`,
-:func:`aelib.penalties.contractive`, :mod:`aelib.denoise`.
+:func:`aelib.penalties.contractive`, the helpers below.
 
 Chapter helpers for *Contractive autoencoders* (book/05_contractive): Jacobian spectra,
 tangent directions and how far codes move under small input changes. The penalty itself is
