@@ -24,6 +24,9 @@ HTML_MANAGER_VERSION := 1.0.6
 REQUIREJS_VERSION := 2.3.7
 MATHJAX_VERSION := 3.2.2
 LAB_PORT ?= 8888
+# One kernel name and display name everywhere (ipykernel's default, as in Colab, Binder and a
+# plain JupyterLab), so that the notebooks open unmodified.
+KERNEL_DISPLAY := Python 3 (ipykernel)
 LAB_ARGS ?=
 PDF := _build/pdf/autoencoders.pdf
 DIST := _build/dist/autoencoders-offline.zip
@@ -36,7 +39,7 @@ NB ?= $(NOTEBOOKS)
 # Stored outputs are CPU results at a fixed thread count, without progress bars: nbval compares them.
 RUN_ENV := OMP_WAIT_POLICY=PASSIVE AELIB_DEVICE=cpu AELIB_NUM_THREADS=2 AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
-.PHONY: install book test unit nbval book-strict browser pdf pdf-test dist lab execute bench clean
+.PHONY: install book test unit nbval book-strict browser pdf pdf-test dist lab execute execute-large nbval-large anywhere bench clean
 
 install: $(STAMP)
 
@@ -44,7 +47,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (aelib)" >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "$(KERNEL_DISPLAY)" >/dev/null
 	@touch $@
 
 # Offline copies of the widget manager and MathJax for static pages (git-ignored; npm registry).
@@ -92,14 +95,40 @@ pdf-test: pdf
 dist: book
 	$(BIN)/python .ci/make_dist.py _build/html $(DIST)
 
-test: unit nbval book browser pdf-test
+test: unit nbval book browser pdf-test anywhere
 
 # The widgets run live here (ipywidgets 8 + the jupyterlab_widgets lab extension in the venv).
+# jupyterlab-myst (in requirements.txt) renders admonitions, dropdown solutions, math, {cite} and
+# {doc} as on the page; RUN_ENV is the environment the stored outputs were made in.
 lab: $(STAMP)
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter-widgets/jupyterlab-manager.*enabled' || \
 	  { echo "the JupyterLab widget extension is missing: $(BIN)/pip install jupyterlab_widgets"; exit 1; }
+	@$(BIN)/jupyter labextension list 2>&1 | grep -q 'jupyterlab-myst.*enabled' || \
+	  { echo "jupyterlab-myst is missing: $(BIN)/pip install jupyterlab-myst"; exit 1; }
 	@echo "JupyterLab on http://localhost:$(LAB_PORT)/lab (next free port if busy); the URL with its login token follows."
-	$(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
+	$(RUN_ENV) $(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
+
+# The GPU budget (AELIB_BUDGET=gpu) on whatever device is there (CUDA, MPS, else the CPU): every
+# claim must hold at both budgets. execute-large stores its notebooks in _build/large/ (the book's
+# stored outputs stay the CPU run); nbval-large checks that every cell runs and every assert holds.
+LARGE_ENV := OMP_WAIT_POLICY=PASSIVE AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0 AELIB_BUDGET=gpu
+
+execute-large: $(STAMP)
+	@mkdir -p _build/large
+	@for nb in $(NB); do \
+	  start=$$(date +%s); \
+	  $(LARGE_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --output-dir _build/large \
+	    --ExecutePreprocessor.timeout=7200 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	  echo "$$nb at the GPU budget: $$(( $$(date +%s) - start )) s"; \
+	done
+
+nbval-large: $(STAMP)
+	$(LARGE_ENV) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(NB)
+
+# Run a chapter as a reader outside this repository would: Colab-like (a fresh venv without aelib:
+# the notebook's first cell installs it) and Binder-like (a fresh venv from binder/requirements.txt).
+anywhere: $(STAMP)
+	timeout 2400 $(BIN)/python tests/anywhere/check_anywhere.py
 
 execute: $(STAMP)
 	@for nb in $(NB); do \

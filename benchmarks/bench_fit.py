@@ -1,8 +1,10 @@
 """`aelib.train.fit` against a minimal hand-written PyTorch loop on the same tensors.
 
 Both train the same 784-256-32 MLP autoencoder from the same initial weights on the same
-Fashion-MNIST subset with Adam; the hand-written loop is the shortest correct loop (random
-permutation, slicing, zero_grad/backward/step) without any of fit's checks, progress or history.
+Fashion-MNIST subset (20,000 images, 2 epochs, batch 128) with Adam; the hand-written loop is
+the simplest correct loop (a random permutation, per-batch ``x[perm[i:i + 128]]``,
+``F.mse_loss``, zero_grad/backward/step) without any of fit's checks, progress or history.
+Seven interleaved rounds; the overhead is reported on the median and on the best time.
 Also reports the machine's dense matmul rate (GFLOP/s) and what fraction of it `fit` reaches.
 Goal: fit's overhead ≤ 5 %.
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import platform
+import statistics
 import sys
 import time
 
@@ -34,9 +37,8 @@ def hand_written_loop(model, x, epochs, batch_size, lr, seed):
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=gen)
-        xs = x[perm]
-        for lo in range(0, len(xs), batch_size):
-            xb = xs[lo:lo + batch_size]
+        for lo in range(0, len(x), batch_size):
+            xb = x[perm[lo:lo + batch_size]]
             loss = F.mse_loss(model(xb), xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -61,7 +63,7 @@ def model_flops_per_example(model):
 
 def run(quick: bool = False) -> list[dict]:
     aelib.seed_everything(0)
-    n, epochs, rounds = (5_000, 2, 3) if quick else (10_000, 3, 5)
+    n, epochs, rounds = (5_000, 2, 3) if quick else (20_000, 2, 7)
     x = _data(n)
     aelib.seed_everything(0)
     template = aelib.MLPAutoencoder(784, (256,), 32)
@@ -76,8 +78,10 @@ def run(quick: bool = False) -> list[dict]:
         hand_written_loop(model, x, epochs, 128, 1e-3, 0)
         times["hand-written loop"].append(time.perf_counter() - start)
     best = {k: min(v) for k, v in times.items()}
+    median = {k: statistics.median(v) for k, v in times.items()}
     throughput = {k: n * epochs / v for k, v in best.items()}
     overhead = best["fit"] / best["hand-written loop"] - 1
+    overhead_median = median["fit"] / median["hand-written loop"] - 1
     peak = matmul_gflops()
     achieved = throughput["fit"] * model_flops_per_example(template) / 1e9
     note = f"784-256-32 MLP AE, {n} examples × {epochs} epochs, batch 128, best of {rounds}"
@@ -85,8 +89,10 @@ def run(quick: bool = False) -> list[dict]:
         {"benchmark": "fit throughput", "metric": "fit", "value": throughput["fit"], "unit": "examples/s", "note": note},
         {"benchmark": "fit throughput", "metric": "hand-written loop", "value": throughput["hand-written loop"],
          "unit": "examples/s", "note": note},
-        {"benchmark": "fit throughput", "metric": "fit overhead vs loop", "value": 100 * overhead, "unit": "%",
-         "note": "goal ≤ 5 %"},
+        {"benchmark": "fit throughput", "metric": "fit overhead vs loop (best)", "value": 100 * overhead,
+         "unit": "%", "note": "goal ≤ 5 %"},
+        {"benchmark": "fit throughput", "metric": "fit overhead vs loop (median)", "value": 100 * overhead_median,
+         "unit": "%", "note": f"goal ≤ 5 %; {rounds} interleaved rounds"},
         {"benchmark": "fit throughput", "metric": "matmul peak (1024², fp32)", "value": peak, "unit": "GFLOP/s",
          "note": f"{torch.get_num_threads()} threads"},
         {"benchmark": "fit throughput", "metric": "fit achieved", "value": achieved, "unit": "GFLOP/s",

@@ -16,6 +16,7 @@ output folder, so ``_build/`` is left alone.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -73,8 +74,9 @@ def build_book(out_dir: Path, timeout: int = 1800) -> dict:
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **RUN_ENV})
     seconds = time.perf_counter() - start
-    warnings = sum("WARNING" in line for line in (proc.stdout + proc.stderr).splitlines())
-    return {"seconds": seconds, "returncode": proc.returncode, "warnings": warnings}
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line]
+    first = re.sub(r"\x1b\[[0-9;]*m", "", lines[0]).split("WARNING:", 1)[-1].strip()[:120] if lines else ""
+    return {"seconds": seconds, "returncode": proc.returncode, "warnings": len(lines), "first_warning": first}
 
 
 def run(quick: bool = False, notebooks=None) -> list[dict]:
@@ -99,6 +101,8 @@ def run(quick: bool = False, notebooks=None) -> list[dict]:
         if not quick:
             build = build_book(Path(tmp) / "book-build")
             status = "ok" if build["returncode"] == 0 else f"exit code {build['returncode']}"
+            if build["first_warning"]:
+                status += f" (first warning: {build['first_warning']})"
             rows.append({"benchmark": "notebook execution", "metric": "jupyter-book build (stored outputs)",
                          "value": build["seconds"], "unit": "s",
                          "note": f"{status}, {build['warnings']} warning line(s); fresh build, no execution"})

@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
 import io
 import re
 import signal
-import socketserver
 import struct
-import threading
-import urllib.error
 
 import matplotlib
 
@@ -34,10 +30,14 @@ import torch  # noqa: E402
 
 import aelib  # noqa: E402
 from aelib import (  # noqa: E402
-    capacity, corrupt, data, denoise, device, metrics, models, penalties, plot, pretrain, sparse, train, vae,
-    widgets,
+    corrupt, data, device, jacobian, metrics, models, penalties, plot, pretrain, sparse, train, vae, widgets,
 )
 from aelib.sklearn import AutoencoderTransformer  # noqa: E402
+from aelib.chapters import ch02_capacity as ch02  # noqa: E402
+from aelib.chapters import ch03_sparse as ch03  # noqa: E402
+from aelib.chapters import ch04_denoising as ch04  # noqa: E402
+from aelib.chapters import ch05_contractive as ch05  # noqa: E402
+from aelib.chapters import ch07_pretraining as ch07  # noqa: E402
 
 SECONDS_PER_CASE = 20  # generous for a loaded 2-core machine; every case should take milliseconds
 
@@ -88,7 +88,7 @@ def a_vae():
 
 
 def classifier():
-    return pretrain.Classifier(pretrain.make_encoder(WIDTH, (3,), seed=0), 2, seed=0)
+    return models.Classifier(pretrain.make_encoder(WIDTH, (3,), seed=0), 2, seed=0)
 
 
 def name_pattern(name):
@@ -125,7 +125,7 @@ DATA_TAKERS = [
     ("train.fit_classifier x_train", lambda b: train.fit_classifier(classifier(), b, y_ok(), epochs=1,
                                                                     progress=False, device="cpu"),
      "x_train", _ONLY_VALUES),
-    ("train.predict", lambda b: train.predict(ae(), b), "x", _ONLY_VALUES),
+    ("models.predict", lambda b: models.predict(ae(), b), "x", _ONLY_VALUES),
     ("metrics.reconstruction_error", lambda b: metrics.reconstruction_error(ae(), b), "x", set()),
     ("metrics.per_example_error x_hat", lambda b: metrics.per_example_error(b, x_ok()), "x_hat", set()),
     ("metrics.pca", lambda b: metrics.pca(b, 1), "x_train", _ONLY_VALUES),
@@ -147,9 +147,9 @@ DATA_TAKERS = [
     # These two run on every mini-batch of a contractive fit: no NaN scan (it would synchronise the
     # device each batch); a NaN makes the loss NaN and fit then stops with FloatingPointError.
     # They accept meta tensors (shape and device propagation, see test_devices.py).
-    ("penalties.jacobian_frobenius_sq", lambda b: penalties.jacobian_frobenius_sq(ae(), b), "x",
+    ("jacobian.jacobian_frobenius_sq", lambda b: jacobian.jacobian_frobenius_sq(ae(), b), "x",
      {"nan", "inf", "meta device"}),
-    ("penalties.batch_jacobian", lambda b: penalties.batch_jacobian(ae().encode, b), "x",
+    ("jacobian.batch_jacobian", lambda b: jacobian.batch_jacobian(ae().encode, b), "x",
      _ONLY_VALUES | {"nan", "inf", "meta device"}),
     ("sparse.sparse_encode", lambda b: sparse.sparse_encode(b, x_ok(3), 0.1), "x", set()),
     ("sparse.sparse_encode dictionary", lambda b: sparse.sparse_encode(x_ok(), b, 0.1), "dictionary", set()),
@@ -160,9 +160,8 @@ DATA_TAKERS = [
     ("sparse.update_dictionary", lambda b: sparse.update_dictionary(b, torch.zeros(6, 3), x_ok(3)), "x", set()),
     ("sparse.dictionary_objective", lambda b: sparse.dictionary_objective(b, torch.zeros(6, 3), x_ok(3), 0.1),
      "x", set()),
-    ("sparse.zca_whitening", lambda b: sparse.zca_whitening(b), "x", _ONLY_VALUES),
-    ("sparse.energy_support", lambda b: sparse.energy_support(b), "atoms", _ONLY_VALUES),
-    ("sparse.orientation_coherence", lambda b: sparse.orientation_coherence(b, (2, 2)), "atoms", set()),
+    ("ch03.energy_support", lambda b: ch03.energy_support(b), "atoms", _ONLY_VALUES),
+    ("ch03.orientation_coherence", lambda b: ch03.orientation_coherence(b, (2, 2)), "atoms", set()),
     ("vae.elbo", lambda b: vae.elbo(a_vae(), b), "x", set()),
     ("vae.log_likelihood", lambda b: vae.log_likelihood(a_vae(), b, n_samples=2), "x", set()),
     ("pretrain.greedy_pretrain", lambda b: pretrain.greedy_pretrain(b, (3,), epochs=1, progress=False,
@@ -170,32 +169,32 @@ DATA_TAKERS = [
     ("pretrain.end_to_end_pretrain", lambda b: pretrain.end_to_end_pretrain(b, (3,), epochs=1, progress=False,
                                                                             device="cpu"), "x", _ONLY_VALUES),
     ("pretrain.accuracy", lambda b: pretrain.accuracy(classifier(), b, y_ok()), "x", set()),
-    ("pretrain.layer_gradient_norms", lambda b: pretrain.layer_gradient_norms(classifier(), b, y_ok()), "x",
+    ("ch07.layer_gradient_norms", lambda b: ch07.layer_gradient_norms(classifier(), b, y_ok()), "x",
      set()),
     ("pretrain.fine_tune", lambda b: pretrain.fine_tune(classifier(), b, y_ok(), head_epochs=1, full_epochs=0,
                                                         progress=False, device="cpu"), "x", set()),
-    ("pretrain.few_label_comparison", lambda b: pretrain.few_label_comparison(
+    ("ch07.few_label_comparison", lambda b: ch07.few_label_comparison(
         b, y_ok(), x_ok(), y_ok(), encoders={"raw": torch.nn.Identity()}, labels_per_class=(1,), seeds=(0,)),
      "x_labelled_pool", _ONLY_VALUES),
-    ("denoise.gaussian_blur", lambda b: denoise.gaussian_blur(b, SHAPE, 1.0), "x", set()),
-    ("denoise.tune_blur", lambda b: denoise.tune_blur(b, x_ok(), SHAPE), "x_noisy", set()),
-    ("denoise.psnr_table", lambda b: denoise.psnr_table(b, [0.1], {}, corrupt.gaussian), "x_clean", _ONLY_VALUES),
-    ("denoise.filter_spread", lambda b: denoise.filter_spread(b, SHAPE), "weights", {"int dtype"}),
-    ("denoise.filter_roughness", lambda b: denoise.filter_roughness(b, SHAPE), "weights", {"int dtype"}),
-    ("denoise.masked_mse", lambda b: denoise.masked_mse(b, x_ok(), x_ok() > 0.5), "x_hat", set()),
-    ("denoise.mean_fill", lambda b: denoise.mean_fill(b, x_ok() > 0.5, torch.zeros(WIDTH)), "x_masked",
+    ("ch04.gaussian_blur", lambda b: ch04.gaussian_blur(b, SHAPE, 1.0), "x", set()),
+    ("ch04.tune_blur", lambda b: ch04.tune_blur(b, x_ok(), SHAPE), "x_noisy", set()),
+    ("ch04.psnr_table", lambda b: ch04.psnr_table(b, [0.1], {}, corrupt.gaussian), "x_clean", _ONLY_VALUES),
+    ("ch04.filter_spread", lambda b: ch04.filter_spread(b, SHAPE), "weights", {"int dtype"}),
+    ("ch04.filter_roughness", lambda b: ch04.filter_roughness(b, SHAPE), "weights", {"int dtype"}),
+    ("ch04.masked_mse", lambda b: ch04.masked_mse(b, x_ok(), x_ok() > 0.5), "x_hat", set()),
+    ("ch04.mean_fill", lambda b: ch04.mean_fill(b, x_ok() > 0.5, torch.zeros(WIDTH)), "x_masked",
      _ONLY_VALUES),
-    ("denoise.jacobian_singular_values", lambda b: denoise.jacobian_singular_values(ae(), b), "x", set()),
-    ("denoise.tangent_directions", lambda b: denoise.tangent_directions(ae(), b, 1), "x", set()),
-    ("denoise.code_sensitivity", lambda b: denoise.code_sensitivity(ae(), b, 0.1), "x", set()),
-    ("denoise.pair_sensitivity", lambda b: denoise.pair_sensitivity(ae(), b, x_ok()), "x_a", set()),
-    ("denoise.noise_expansion", lambda b: denoise.noise_expansion(ae(), b, 0.1, n_draws=2), "x", set()),
-    ("capacity.latent_size_sweep", lambda b: capacity.latent_size_sweep(b, x_ok(), (1,), epochs=1),
+    ("ch05.jacobian_singular_values", lambda b: ch05.jacobian_singular_values(ae(), b), "x", set()),
+    ("ch05.tangent_directions", lambda b: ch05.tangent_directions(ae(), b, 1), "x", set()),
+    ("ch05.code_sensitivity", lambda b: ch05.code_sensitivity(ae(), b, 0.1), "x", set()),
+    ("ch05.pair_sensitivity", lambda b: ch05.pair_sensitivity(ae(), b, x_ok()), "x_a", set()),
+    ("ch05.noise_expansion", lambda b: ch05.noise_expansion(ae(), b, 0.1, n_draws=2), "x", set()),
+    ("ch02.latent_size_sweep", lambda b: ch02.latent_size_sweep(b, x_ok(), (1,), epochs=1),
      "x_train", _ONLY_VALUES),
-    ("capacity.latent_size_sweep x_test", lambda b: capacity.latent_size_sweep(x_ok(), b, (1,), epochs=1),
+    ("ch02.latent_size_sweep x_test", lambda b: ch02.latent_size_sweep(x_ok(), b, (1,), epochs=1),
      "x_test", set()),
-    ("capacity.off_data_probes", lambda b: capacity.off_data_probes(b), "x", _ONLY_VALUES),
-    ("capacity.reconstruction_r2", lambda b: capacity.reconstruction_r2(ae(), b, torch.zeros(WIDTH)), "x", set()),
+    ("ch02.off_data_probes", lambda b: ch02.off_data_probes(b), "x", _ONLY_VALUES),
+    ("metrics.reconstruction_r2", lambda b: metrics.reconstruction_r2(ae(), b, torch.zeros(WIDTH)), "x", set()),
     ("data.resize_images", lambda b: data.resize_images(b, SHAPE, (3, 3)), "x", set()),
     # scikit-learn's own messages for shapes (check_estimator expects them); NaN/inf must name X
     ("AutoencoderTransformer.fit", lambda b: AutoencoderTransformer(epochs=1).fit(b), "X",
@@ -254,11 +253,11 @@ BAD_VALUES = [
      "gaussian_std"),
     ("VAE.sample n=0", lambda: a_vae().sample(0), "n"),
     ("VAE.interpolate steps=1", lambda: a_vae().interpolate(x_ok()[0], x_ok()[1], steps=1), "steps"),
-    ("capacity.shallow_autoencoder latent_dim=0", lambda: capacity.shallow_autoencoder(WIDTH, 0), "latent_dim"),
-    ("capacity.identity_autoencoder latent_dim=0", lambda: capacity.identity_autoencoder(WIDTH, 0), "latent_dim"),
-    ("capacity.identity_autoencoder undercomplete", lambda: capacity.identity_autoencoder(WIDTH, 2), "latent_dim"),
+    ("ch02.shallow_autoencoder latent_dim=0", lambda: ch02.shallow_autoencoder(WIDTH, 0), "latent_dim"),
+    ("ch02.identity_autoencoder latent_dim=0", lambda: ch02.identity_autoencoder(WIDTH, 0), "latent_dim"),
+    ("ch02.identity_autoencoder undercomplete", lambda: ch02.identity_autoencoder(WIDTH, 2), "latent_dim"),
     ("pretrain.make_encoder hidden_dims=(0,)", lambda: pretrain.make_encoder(WIDTH, (0,)), "hidden_dims[0]"),
-    ("pretrain.Classifier n_classes=1", lambda: pretrain.Classifier(torch.nn.Linear(4, 3), 1), "n_classes"),
+    ("models.Classifier n_classes=1", lambda: models.Classifier(torch.nn.Linear(4, 3), 1), "n_classes"),
     ("AutoencoderTransformer latent_dim=0", lambda: AutoencoderTransformer(latent_dim=0).fit(x_ok().numpy()),
      "latent_dim"),
     # training: sizes, rates, choices, hooks
@@ -294,7 +293,7 @@ BAD_VALUES = [
     ("contractive method", lambda: penalties.contractive(0.1, method="guess"), "method"),
     ("contractive n_projections=0", lambda: penalties.contractive(0.1, method="estimator", n_projections=0),
      "n_projections"),
-    ("jacobian_frobenius_sq encoder", lambda: penalties.jacobian_frobenius_sq(3, x_ok()), "encoder"),
+    ("jacobian_frobenius_sq encoder", lambda: jacobian.jacobian_frobenius_sq(3, x_ok()), "encoder"),
     # corruptions: negative noise, probabilities outside [0, 1]
     ("gaussian std<0", lambda: corrupt.gaussian(-0.1), "std"),
     ("gaussian std=nan", lambda: corrupt.gaussian(NAN), "std"),
@@ -330,8 +329,7 @@ BAD_VALUES = [
                                       frobenius_weight=-1.0), "frobenius_weight"),
     ("coding_objective codes width", lambda: sparse.coding_objective(x_ok(), torch.zeros(6, 5), x_ok(3), 0.1),
      "codes"),
-    ("zca_whitening epsilon=0", lambda: sparse.zca_whitening(x_ok(), 0.0), "epsilon"),
-    ("energy_support energy>1", lambda: sparse.energy_support(x_ok(), 1.5), "energy"),
+    ("energy_support energy>1", lambda: ch03.energy_support(x_ok(), 1.5), "energy"),
     # VAE evaluation
     ("elbo model", lambda: vae.elbo(ae(), x_ok()), "model"),
     ("elbo beta<0", lambda: vae.elbo(a_vae(), x_ok(), beta=-1.0), "beta"),
@@ -394,35 +392,35 @@ BAD_VALUES = [
     ("sweep empty", lambda: widgets.sweep([], lambda v: plt.figure()), "values"),
     ("sweep make_figure", lambda: widgets.sweep([1], "figure"), "make_figure"),
     # denoise
-    ("gaussian_blur sigma<0", lambda: denoise.gaussian_blur(x_ok(), SHAPE, -1.0), "sigma"),
-    ("gaussian_blur image_shape", lambda: denoise.gaussian_blur(x_ok(), (1, 3, 3), 1.0), "image_shape"),
-    ("tune_blur sigmas empty", lambda: denoise.tune_blur(x_ok(), x_ok(), SHAPE, sigmas=()), "sigmas"),
-    ("tune_blur sigmas<0", lambda: denoise.tune_blur(x_ok(), x_ok(), SHAPE, sigmas=(-1.0,)), r"sigmas[0]"),
-    ("psnr_table noise_levels empty", lambda: denoise.psnr_table(x_ok(), [], {}, corrupt.gaussian), "noise_levels"),
-    ("psnr_table denoiser", lambda: denoise.psnr_table(x_ok(), [0.1], {"blur": 3}, corrupt.gaussian), "blur"),
-    ("format_table row length", lambda: denoise.format_table({"a": [1.0]}, ["p", "q"]), "a"),
-    ("masked_mse mask dtype", lambda: denoise.masked_mse(x_ok(), x_ok(), x_ok()), "mask"),
-    ("mean_fill mask shape", lambda: denoise.mean_fill(x_ok(), torch.ones(6, 5, dtype=torch.bool),
+    ("gaussian_blur sigma<0", lambda: ch04.gaussian_blur(x_ok(), SHAPE, -1.0), "sigma"),
+    ("gaussian_blur image_shape", lambda: ch04.gaussian_blur(x_ok(), (1, 3, 3), 1.0), "image_shape"),
+    ("tune_blur sigmas empty", lambda: ch04.tune_blur(x_ok(), x_ok(), SHAPE, sigmas=()), "sigmas"),
+    ("tune_blur sigmas<0", lambda: ch04.tune_blur(x_ok(), x_ok(), SHAPE, sigmas=(-1.0,)), r"sigmas[0]"),
+    ("psnr_table noise_levels empty", lambda: ch04.psnr_table(x_ok(), [], {}, corrupt.gaussian), "noise_levels"),
+    ("psnr_table denoiser", lambda: ch04.psnr_table(x_ok(), [0.1], {"blur": 3}, corrupt.gaussian), "blur"),
+    ("format_table row length", lambda: ch04.format_table({"a": [1.0]}, ["p", "q"]), "a"),
+    ("masked_mse mask dtype", lambda: ch04.masked_mse(x_ok(), x_ok(), x_ok()), "mask"),
+    ("mean_fill mask shape", lambda: ch04.mean_fill(x_ok(), torch.ones(6, 5, dtype=torch.bool),
                                                        torch.zeros(WIDTH)), "mask"),
-    ("tangent_directions n_directions=0", lambda: denoise.tangent_directions(ae(), x_ok(), 0), "n_directions"),
-    ("code_sensitivity noise_std=0", lambda: denoise.code_sensitivity(ae(), x_ok(), 0.0), "noise_std"),
-    ("code_sensitivity n_draws=0", lambda: denoise.code_sensitivity(ae(), x_ok(), 0.1, n_draws=0), "n_draws"),
-    ("pair_sensitivity rows", lambda: denoise.pair_sensitivity(ae(), x_ok(5), x_ok()), "x_a"),
-    ("noise_expansion noise_std<0", lambda: denoise.noise_expansion(ae(), x_ok(), -0.1), "noise_std"),
-    ("noise_expansion n_draws=1", lambda: denoise.noise_expansion(ae(), x_ok(), 0.1, n_draws=1), "n_draws"),
+    ("tangent_directions n_directions=0", lambda: ch05.tangent_directions(ae(), x_ok(), 0), "n_directions"),
+    ("code_sensitivity noise_std=0", lambda: ch05.code_sensitivity(ae(), x_ok(), 0.0), "noise_std"),
+    ("code_sensitivity n_draws=0", lambda: ch05.code_sensitivity(ae(), x_ok(), 0.1, n_draws=0), "n_draws"),
+    ("pair_sensitivity rows", lambda: ch05.pair_sensitivity(ae(), x_ok(5), x_ok()), "x_a"),
+    ("noise_expansion noise_std<0", lambda: ch05.noise_expansion(ae(), x_ok(), -0.1), "noise_std"),
+    ("noise_expansion n_draws=1", lambda: ch05.noise_expansion(ae(), x_ok(), 0.1, n_draws=1), "n_draws"),
     # capacity
-    ("latent_size_sweep latent_dims=(0,)", lambda: capacity.latent_size_sweep(x_ok(), x_ok(), (0,)),
+    ("latent_size_sweep latent_dims=(0,)", lambda: ch02.latent_size_sweep(x_ok(), x_ok(), (0,)),
      r"latent_dims[0]"),
-    ("latent_size_sweep latent_dims empty", lambda: capacity.latent_size_sweep(x_ok(), x_ok(), ()), "latent_dims"),
-    ("latent_size_sweep repeated", lambda: capacity.latent_size_sweep(x_ok(), x_ok(), (1, 1)), "latent_dims"),
-    ("latent_size_sweep lr<0", lambda: capacity.latent_size_sweep(x_ok(), x_ok(), (1,), lr=-1.0), "lr"),
-    ("off_data_probes n=0", lambda: capacity.off_data_probes(x_ok(), n=0), "n"),
-    ("off_data_probes n too big", lambda: capacity.off_data_probes(x_ok(), n=100), "n"),
-    ("reconstruction_r2 reference_mean", lambda: capacity.reconstruction_r2(ae(), x_ok(), torch.zeros(5)),
+    ("latent_size_sweep latent_dims empty", lambda: ch02.latent_size_sweep(x_ok(), x_ok(), ()), "latent_dims"),
+    ("latent_size_sweep repeated", lambda: ch02.latent_size_sweep(x_ok(), x_ok(), (1, 1)), "latent_dims"),
+    ("latent_size_sweep lr<0", lambda: ch02.latent_size_sweep(x_ok(), x_ok(), (1,), lr=-1.0), "lr"),
+    ("off_data_probes n=0", lambda: ch02.off_data_probes(x_ok(), n=0), "n"),
+    ("off_data_probes n too big", lambda: ch02.off_data_probes(x_ok(), n=100), "n"),
+    ("reconstruction_r2 reference_mean", lambda: metrics.reconstruction_r2(ae(), x_ok(), torch.zeros(5)),
      "reference_mean"),
-    ("probe_r2 models empty", lambda: capacity.probe_r2({}, {"x": x_ok()}, torch.zeros(WIDTH)), "models"),
-    ("plot_error_curve sweep", lambda: capacity.plot_error_curve("sweep"), "sweep"),
-    ("plot_copy_tradeoff empty", lambda: capacity.plot_copy_tradeoff({}), "sweep_r2"),
+    ("probe_r2 models empty", lambda: ch02.probe_r2({}, {"x": x_ok()}, torch.zeros(WIDTH)), "models"),
+    ("plot_error_curve sweep", lambda: ch02.plot_error_curve("sweep"), "sweep"),
+    ("plot_copy_tradeoff empty", lambda: ch02.plot_copy_tradeoff({}), "sweep_r2"),
     # pretraining
     ("greedy_pretrain hidden_dims=(0,)", lambda: pretrain.greedy_pretrain(x_ok(), (0,)), r"hidden_dims[0]"),
     ("stack_encoders empty", lambda: pretrain.stack_encoders([]), "autoencoders"),
@@ -430,9 +428,9 @@ BAD_VALUES = [
     ("fine_tune model", lambda: pretrain.fine_tune(ae(), x_ok(), y_ok()), "model"),
     ("fine_tune head_epochs<0", lambda: pretrain.fine_tune(classifier(), x_ok(), y_ok(), head_epochs=-1),
      "head_epochs"),
-    ("labelled_subset n_per_class=0", lambda: pretrain.labelled_subset(y_ok(), 0), "n_per_class"),
-    ("labelled_subset too many", lambda: pretrain.labelled_subset(y_ok(), 10), "n_per_class"),
-    ("layer_gradient_norms model", lambda: pretrain.layer_gradient_norms("net", x_ok(), y_ok()), "model"),
+    ("labelled_subset n_per_class=0", lambda: ch07.labelled_subset(y_ok(), 0), "n_per_class"),
+    ("labelled_subset too many", lambda: ch07.labelled_subset(y_ok(), 10), "n_per_class"),
+    ("layer_gradient_norms model", lambda: ch07.layer_gradient_norms("net", x_ok(), y_ok()), "model"),
     ("accuracy labels length", lambda: pretrain.accuracy(classifier(), x_ok(), y_ok(5)), "y"),
 ]
 
@@ -510,42 +508,6 @@ def test_loader_names_a_truncated_local_file(tmp_path, monkeypatch):
         data.load_fashion_mnist(data_dir=folder, download=False)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``payload`` at any path. ``die_after`` bytes, then the connection drops (the
-    response announced the full length), like a network that fails mid-download."""
-
-    payload = b""
-    die_after = None
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.payload)))
-        self.end_headers()
-        body = self.payload if self.die_after is None else self.payload[:self.die_after]
-        self.wfile.write(body)
-        self.wfile.flush()
-        if self.die_after is not None:
-            self.close_connection = True
-            self.connection.shutdown(2)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    """A local HTTP server on a free loopback port; yields (base_url, handler_class)."""
-    handler = type("Handler", (_Handler,), {})
-    httpd = socketserver.TCPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def test_download_checksum_mismatch_saves_nothing(tmp_path, server):
     url, handler = server
     handler.payload = b"not the file you wanted"
@@ -585,10 +547,12 @@ def test_interrupted_download_falls_back_to_the_next_mirror(tmp_path, server, mo
 
 
 def test_no_network_message_says_how_to_get_the_data(tmp_path, monkeypatch):
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    import requests
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    def offline(*args, **kwargs):
+        raise requests.ConnectionError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(requests, "get", offline)
     monkeypatch.setattr(data.time, "sleep", lambda s: None)
     monkeypatch.setitem(data._FASHION, "system_dirs", [])
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -612,9 +576,9 @@ MODEL_FACTORIES = {
     "VAE bernoulli": lambda: vae.VAE(WIDTH, (3,), 2),
     "VAE gaussian": lambda: vae.VAE(WIDTH, (3,), 2, likelihood="gaussian"),
     "VAE gaussian fixed std": lambda: vae.VAE(WIDTH, (3,), 2, likelihood="gaussian", gaussian_std=0.3, beta=2.0),
-    "shallow_autoencoder": lambda: capacity.shallow_autoencoder(WIDTH, 2),
-    "identity_autoencoder": lambda: capacity.identity_autoencoder(WIDTH, WIDTH + 1),
-    "Classifier": lambda: pretrain.Classifier(pretrain.make_encoder(WIDTH, (3, 2)), 3),
+    "shallow_autoencoder": lambda: ch02.shallow_autoencoder(WIDTH, 2),
+    "identity_autoencoder": lambda: ch02.identity_autoencoder(WIDTH, WIDTH + 1),
+    "Classifier": lambda: models.Classifier(pretrain.make_encoder(WIDTH, (3, 2)), 3),
 }
 
 
@@ -653,7 +617,7 @@ def test_sklearn_transformer_round_trips_through_its_state_dict():
 
 def test_cases_cover_every_public_module():
     """The tables above touch every module the library exports (a new module needs new rows)."""
-    covered = {m.__name__ for m in (capacity, corrupt, data, denoise, device, metrics, models, penalties, plot,
+    covered = {m.__name__ for m in (corrupt, data, device, jacobian, metrics, models, penalties, plot,
                                     pretrain, sparse, train, vae, widgets)} | {"aelib.sklearn"}
     import pkgutil
 

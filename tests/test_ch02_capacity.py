@@ -1,18 +1,28 @@
-"""Tests for the chapter helper of *Undercomplete vs overcomplete autoencoders*."""
+"""Tests for the chapter helper of *Undercomplete vs overcomplete autoencoders*.
+
+Tests for the chapter helper of *Undercomplete vs overcomplete autoencoders*.
+
+Tests for aelib.chapters.ch02_capacity (chapter *Undercomplete vs overcomplete autoencoders*).
+"""
+from __future__ import annotations
+
 import itertools
 import math
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+from torch import nn  # noqa: E402
 
+from aelib import metrics  # noqa: E402
 from aelib.chapters import ch02_capacity as ch02  # noqa: E402
+from aelib.models import Autoencoder  # noqa: E402
+
+matplotlib.use("Agg")
 
 
 def _texts(fig):
@@ -160,11 +170,10 @@ def test_affine_autoencoder_with_a_projection_is_pca():
 
 
 def test_probe_r2_own_mean_measures_against_each_probe_set():
-    from aelib import capacity
 
     torch.manual_seed(0)
     probes = {"a": torch.rand(50, 4), "b": 3 + torch.rand(50, 4)}
-    copier = capacity.identity_autoencoder(4, 4)
+    copier = ch02.identity_autoencoder(4, 4)
     flat = ch02.affine_autoencoder(torch.zeros(4, 4), torch.zeros(4))  # x̂ = 0 for every x
     table = ch02.probe_r2_own_mean({"copier": copier, "zero": flat}, probes)
     assert all(abs(v - 1) < 1e-6 for v in table["copier"].values())
@@ -246,10 +255,9 @@ def test_plot_rescaling_marks_the_minimum_at_c_star():
 
 
 def test_add_reference_curve_draws_pca_and_the_flat_level():
-    from aelib import capacity
 
     sweep_r2 = {k: {"real images": 0.1 * k, "uniform noise": 0.05 * k} for k in (1, 2, 4)}
-    fig = capacity.plot_copy_tradeoff(sweep_r2)
+    fig = ch02.plot_copy_tradeoff(sweep_r2)
     try:
         ax = fig.axes[0]
         pca = {k: {"real images": 0.1 * k, "uniform noise": 0.08 * k} for k in (1, 2)}
@@ -264,3 +272,206 @@ def test_add_reference_curve_draws_pca_and_the_flat_level():
         plt.close(fig)
     with pytest.raises(ValueError, match="empty"):
         ch02.add_reference_curve(None, {})
+
+
+matplotlib.use("Agg")
+
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def low_rank_data():
+    """Pixels in [0, 1] that vary in a 3-D subspace of a 16-D space, plus a little noise."""
+    gen = torch.Generator().manual_seed(0)
+    basis = torch.randn(3, 16, generator=gen)
+    codes = torch.randn(260, 3, generator=gen)
+    x = torch.sigmoid(0.5 * codes @ basis + 0.02 * torch.randn(260, 16, generator=gen))
+    return x[:200], x[200:]
+
+
+def sklearn_pca_error(x_train, x_test, k):
+    model = PCA(n_components=k, svd_solver="full").fit(x_train.double().numpy())
+    recon = model.inverse_transform(model.transform(x_test.double().numpy()))
+    return float(((recon - x_test.double().numpy()) ** 2).sum(1).mean())
+
+
+def test_identity_autoencoder_copies_anything_and_needs_an_overcomplete_code():
+    copier = ch02.identity_autoencoder(16, 20)
+    x = torch.randn(7, 16) * 5  # not even image-like
+    assert torch.equal(copier(x), x)
+    assert copier.latent_dim == 20 and copier.input_dim == 16
+    # The code holds the input in its first units and zeros after.
+    z = copier.encode(x)
+    assert torch.equal(z[:, :16], x) and torch.all(z[:, 16:] == 0)
+    assert torch.equal(ch02.identity_autoencoder(16, 16)(x), x)
+    with pytest.raises(ValueError, match="undercomplete"):
+        ch02.identity_autoencoder(16, 15)
+
+
+def test_shallow_autoencoder_has_one_layer_each_way_and_is_linear_by_default():
+    model = ch02.shallow_autoencoder(16, 40)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(16, 40), (40, 16)]
+    # Linear by default: the whole map is affine, g(f(a + b)) = g(f(a)) + g(f(b)) - g(f(0)).
+    a, b, zero = torch.randn(2, 16), torch.randn(2, 16), torch.zeros(2, 16)
+    assert torch.allclose(model(a + b), model(a) + model(b) - model(zero), atol=1e-5)
+    squashed = ch02.shallow_autoencoder(16, 40, output="sigmoid")(torch.randn(5, 16) * 10)
+    assert squashed.min() >= 0 and squashed.max() <= 1
+    relu = ch02.shallow_autoencoder(16, 40, latent_activation="relu")
+    assert relu.encode(torch.randn(50, 16)).min() >= 0
+
+
+def test_latent_size_sweep_matches_sklearn_pca_and_keeps_models(low_rank_data):
+    x_train, x_test = low_rank_data
+    sweep = ch02.latent_size_sweep(x_train, x_test, [1, 3, 16, 24], epochs=3, batch_size=32, lr=1e-2,
+                                       device="cpu", n_show=4)
+    assert sweep.latent_dims == [1, 3, 16, 24] and sweep.input_dim == 16
+    for i, k in enumerate([1, 3, 16]):
+        assert sweep.pca_test_error[i] == pytest.approx(sklearn_pca_error(x_train, x_test, k), rel=1e-4, abs=1e-6)
+        assert sweep.pca_train_error[i] == pytest.approx(sklearn_pca_error(x_train, x_train, k), rel=1e-4, abs=1e-6)
+    # Full rank PCA is the identity; beyond the input size PCA is undefined.
+    assert sweep.pca_test_error[2] < 1e-6
+    assert math.isnan(sweep.pca_test_error[3]) and math.isnan(sweep.pca_train_error[3])
+    # The data are (nearly) 3-D: PCA error falls sharply from rank 1 to rank 3.
+    assert sweep.pca_test_error[1] < 0.2 * sweep.pca_test_error[0]
+    for k in sweep.latent_dims:
+        assert sweep.models[k].latent_dim == k
+        assert all(np.isfinite([sweep.row(k)["ae_train_error"], sweep.row(k)["ae_test_error"]]))
+    assert set(sweep.pca_reconstructions) == {1, 3, 16}
+    assert sweep.pca_reconstructions[3].shape == (4, 16)
+    # AE errors are the metric of the stored models.
+    from aelib.metrics import reconstruction_error
+    assert sweep.ae_test_error[1] == pytest.approx(reconstruction_error(sweep.models[3], x_test), rel=1e-5)
+    table = sweep.table()
+    assert "latent size" in table and len(table.splitlines()) == 2 + 4 and "—" in table.splitlines()[-1]
+
+
+def test_latent_size_sweep_is_reproducible_and_validates(low_rank_data):
+    x_train, x_test = low_rank_data
+    a = ch02.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3)
+    b = ch02.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3)
+    assert a.ae_test_error == b.ae_test_error
+    # Per-size hyper-parameters: callables receive the latent size.
+    seen = []
+    c = ch02.latent_size_sweep(x_train, x_test, [2], epochs=2, device="cpu", seed=3,
+                                   lr=lambda k: seen.append(("lr", k)) or 2e-3,
+                                   batch_size=lambda k: seen.append(("bs", k)) or 64)
+    assert c.ae_test_error == a.ae_test_error and sorted(seen) == [("bs", 2), ("lr", 2)]
+    with pytest.raises(ValueError, match="lr"):
+        ch02.latent_size_sweep(x_train, x_test, [2], epochs=1, device="cpu", lr=0)
+    with pytest.raises(ValueError, match="repeated"):
+        ch02.latent_size_sweep(x_train, x_test, [2, 2], epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="empty"):
+        ch02.latent_size_sweep(x_train, x_test, [], epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="features"):
+        ch02.latent_size_sweep(x_train, x_test[:, :5], [2], epochs=1, device="cpu")
+    with pytest.raises(TypeError, match="make_model"):
+        ch02.latent_size_sweep(x_train, x_test, [2], epochs=1, device="cpu", make_model=3)
+    with pytest.raises(ValueError, match="not swept"):
+        a.row(5)
+
+
+def test_off_data_probes_have_the_right_content(low_rank_data):
+    _, x = low_rank_data
+    probes = ch02.off_data_probes(x, n=40, seed=1)
+    assert list(probes) == ["real images", "uniform noise", "shuffled pixels"]
+    assert all(p.shape == (40, 16) for p in probes.values())
+    assert torch.equal(probes["real images"], x[:40])
+    noise = probes["uniform noise"]
+    assert noise.min() >= 0 and noise.max() <= 1 and abs(noise.mean().item() - 0.5) < 0.05
+    # Same pixel values per image, different order.
+    shuffled = probes["shuffled pixels"]
+    assert torch.equal(shuffled.sort(dim=1).values, x[:40].sort(dim=1).values)
+    assert not torch.equal(shuffled, x[:40])
+    again = ch02.off_data_probes(x, n=40, seed=1)
+    assert all(torch.equal(again[k], probes[k]) for k in probes)
+    with pytest.raises(ValueError, match="exceeds"):
+        ch02.off_data_probes(x, n=1000)
+
+
+class _Constant(nn.Module):
+    input_dim = 16
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = nn.Parameter(torch.as_tensor(value, dtype=torch.float32), requires_grad=False)
+
+    def forward(self, x):
+        return self.value.expand_as(x)
+
+
+def test_reconstruction_r2_against_the_formula(low_rank_data):
+    x_train, x_test = low_rank_data
+    mean = x_train.mean(0)
+    assert metrics.reconstruction_r2(ch02.identity_autoencoder(16, 16), x_test, mean) == pytest.approx(1.0)
+    assert metrics.reconstruction_r2(_Constant(mean), x_test, mean) == pytest.approx(0.0, abs=1e-6)
+    # A model answering 0.3 everywhere: brute-force numpy reference.
+    x = x_test.double().numpy()
+    expected = 1 - ((x - 0.3) ** 2).sum() / ((x - mean.double().numpy()) ** 2).sum()
+    assert metrics.reconstruction_r2(_Constant(torch.full((16,), 0.3)), x_test, mean) == pytest.approx(expected,
+                                                                                                       rel=1e-5)
+    with pytest.raises(ValueError, match="reference_mean"):
+        metrics.reconstruction_r2(_Constant(mean), x_test, mean[:4])
+
+
+def test_figures(low_rank_data):
+    x_train, x_test = low_rank_data
+    sweep = ch02.latent_size_sweep(x_train, x_test, [1, 4, 24], epochs=1, device="cpu")
+    fig = ch02.plot_error_curve(sweep, marker_at=4)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "latent size" in ax.get_xlabel() and "error" in ax.get_ylabel()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"AE train", "AE test", "PCA test"} <= set(labels) and any("4" in s for s in labels)
+    with pytest.raises(ValueError, match="marker_at"):
+        ch02.plot_error_curve(sweep, marker_at=7)
+
+    frame = ch02.bottleneck_frame(sweep, 4, x_test, (1, 4, 4), n=3)
+    # 3 rows (original, AE, PCA) × 3 images + the curve.
+    assert len(frame.axes) == 3 * 3 + 1
+    frame = ch02.bottleneck_frame(sweep, 24, x_test, (1, 4, 4), n=3)
+    assert len(frame.axes) == 2 * 3 + 1  # no PCA beyond the input size
+    new = Autoencoder(nn.Linear(16, 6), nn.Linear(6, 16), 16, 6)
+    frame = ch02.bottleneck_frame(sweep, 6, x_test, (1, 4, 4), model=new, n=3)
+    assert any("retrained" in line.get_label() for line in frame.axes[-1].get_lines())
+    with pytest.raises(ValueError, match="no model of latent size"):
+        ch02.bottleneck_frame(sweep, 6, x_test, (1, 4, 4))
+    with pytest.raises(TypeError, match="LatentSweep"):
+        ch02.plot_error_curve({"a": 1})
+
+
+def test_probe_r2_table_and_tradeoff_figure(low_rank_data):
+    x_train, x_test = low_rank_data
+    mean = x_train.mean(0)
+    probes = ch02.off_data_probes(x_test, n=30)
+    copier = ch02.identity_autoencoder(16, 16)
+    constant = _Constant(mean)
+    table = ch02.probe_r2({"copier": copier, "mean": constant}, probes, mean)
+    assert list(table) == ["copier", "mean"] and list(table["copier"]) == list(probes)
+    assert all(v == pytest.approx(1.0) for v in table["copier"].values())
+    assert all(v == pytest.approx(0.0, abs=1e-6) for v in table["mean"].values())
+    for name, x in probes.items():
+        assert table["copier"][name] == metrics.reconstruction_r2(copier, x, mean)
+    with pytest.raises(ValueError, match="models"):
+        ch02.probe_r2({}, probes, mean)
+    with pytest.raises(ValueError, match="probes"):
+        ch02.probe_r2({"c": copier}, {}, mean)
+
+    sweep_r2 = {4: {"real images": 0.5, "uniform noise": 0.0}, 16: {"real images": 0.9, "uniform noise": 0.6}}
+    fig = ch02.plot_copy_tradeoff(sweep_r2, {"copier": table["copier"]})
+    ax = fig.axes[0]
+    assert "real images" in ax.get_xlabel() and "uniform noise" in ax.get_ylabel()
+    curve = ax.get_lines()[0]
+    assert list(curve.get_xdata()) == [0.5, 0.9] and list(curve.get_ydata()) == [0.0, 0.6]
+    assert any(line.get_label() == "copier" and list(line.get_xdata()) == [pytest.approx(1.0)]
+               for line in ax.get_lines())
+    assert {t.get_text() for t in ax.texts} >= {"4", "16"}
+    with pytest.raises(ValueError, match="empty"):
+        ch02.plot_copy_tradeoff({})

@@ -1,6 +1,10 @@
+import functools
 import gzip
 import hashlib
+import http.server
+import socketserver
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -51,32 +55,36 @@ def test_read_idx_trailing_bytes_and_broken_gzip(tmp_path):
         data.read_idx(gz)
 
 
-def test_download_verifies_checksum_and_leaves_no_partial_file(tmp_path):
-    source = tmp_path / "src.bin"
-    source.write_bytes(b"hello autoencoders")
+def test_download_verifies_checksum_and_leaves_no_partial_file(tmp_path, server):
+    url, handler = server
+    handler.payload = b"hello autoencoders"
     digest = hashlib.sha256(b"hello autoencoders").hexdigest()
     dest = tmp_path / "cache" / "file.bin"
-    assert data.download_file(source.as_uri(), dest, digest).read_bytes() == b"hello autoencoders"
+    assert data.download_file(url + "file.bin", dest, digest).read_bytes() == b"hello autoencoders"
     bad_dest = tmp_path / "cache" / "bad.bin"
     with pytest.raises(data.CorruptFileError, match="SHA-256 mismatch"):
-        data.download_file(source.as_uri(), bad_dest, "0" * 64)
+        data.download_file(url + "bad.bin", bad_dest, "0" * 64)
     assert not bad_dest.exists()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["file.bin"]  # no *.part left behind
 
 
-def test_download_content_checksum_of_gzip(tmp_path):
-    src = tmp_path / "a.gz"
-    with gzip.open(src, "wb") as fh:
-        fh.write(b"payload")
+def test_download_content_checksum_of_gzip(tmp_path, server):
+    url, handler = server
+    handler.payload = gzip.compress(b"payload")
     dest = tmp_path / "out" / "a.gz"
-    data.download_file(src.as_uri(), dest, content_sha256=hashlib.sha256(b"payload").hexdigest())
+    data.download_file(url + "a.gz", dest, content_sha256=hashlib.sha256(b"payload").hexdigest())
     assert dest.exists()
+    wrong = tmp_path / "out" / "b.gz"
+    with pytest.raises(data.CorruptFileError, match="content does not match"):
+        data.download_file(url + "b.gz", wrong, content_sha256="0" * 64)
+    assert not wrong.exists()
 
 
-def test_download_network_failure_retries_then_raises(tmp_path):
+def test_download_network_failure_retries_then_raises(tmp_path, monkeypatch):
+    monkeypatch.setattr(data.time, "sleep", lambda s: None)
     dest = tmp_path / "never.bin"
     with pytest.raises(ConnectionError, match="after 2 attempt"):
-        data.download_file((tmp_path / "missing").as_uri(), dest, retries=2)
+        data.download_file("http://127.0.0.1:9/missing", dest, retries=2)  # port 9: nothing listens
     assert not dest.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -110,14 +118,28 @@ def test_offline_without_copy_lists_the_ways(tmp_path, monkeypatch):
     assert "Ways to get the data" in str(err.value)
 
 
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 def test_download_fallback_from_local_mirror(tmp_path, monkeypatch):
     """The loader downloads from a (fake, local) mirror into the cache when nothing is local."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     mirror = _fake_fashion(tmp_path / "mirror")
-    spec = dict(data._FASHION, mirrors=[mirror.as_uri() + "/"], system_dirs=[], checksum_of="content")
+    handler = functools.partial(_QuietFiles, directory=str(mirror))
+    httpd = socketserver.TCPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    spec = dict(data._FASHION, mirrors=["http://127.0.0.1:9/", url], system_dirs=[], checksum_of="content")
     spec["files"] = {key: (stem, hashlib.sha256(gzip.open(mirror / f"{stem}.gz").read()).hexdigest())
                      for key, (stem, _) in data._FASHION["files"].items()}
-    ds = data._load_idx_dataset(spec, None, None, 0, None, True)
+    monkeypatch.setattr(data.time, "sleep", lambda s: None)
+    try:  # the first mirror refuses the connection: the loader falls back to the second
+        ds = data._load_idx_dataset(spec, None, None, 0, None, True)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
     assert len(ds.x_train) == 40
     assert (tmp_path / "cache" / "aelib" / "fashion-mnist" / "train-images-idx3-ubyte.gz").exists()
 

@@ -6,6 +6,8 @@ from torch import nn
 
 from aelib import corrupt, pretrain, train
 from aelib.models import MLPAutoencoder
+from aelib.chapters import ch07_pretraining as ch07  # noqa: E402
+from aelib import models  # noqa: E402
 
 
 def _data(n=96, d=12, seed=0):
@@ -83,7 +85,7 @@ def test_greedy_with_corruption_and_end_to_end():
 def test_fine_tune_step_one_changes_only_the_output_layer():
     x, y = _data()
     body = pretrain.make_encoder(12, (8, 6), seed=0)
-    model = pretrain.Classifier(body, 4, seed=0)
+    model = models.Classifier(body, 4, seed=0)
     body_before, head_before = _flat(model.body), _flat(model.head)
     history = pretrain.fine_tune(model, x, y, head_epochs=3, full_epochs=0, lr=1e-2, progress=False, device="cpu")
     assert history.full is None and history.head.epochs == 3
@@ -98,7 +100,7 @@ def test_fine_tuning_learns_and_is_deterministic():
     x, y = _data(n=256)
     accs, weights = [], []
     for _ in range(2):
-        model = pretrain.Classifier(pretrain.make_encoder(12, (16,), "relu", seed=1), 4, seed=1)
+        model = models.Classifier(pretrain.make_encoder(12, (16,), "relu", seed=1), 4, seed=1)
         before = pretrain.accuracy(model, x, y)
         pretrain.fine_tune(model, x, y, head_epochs=2, full_epochs=15, lr=1e-2, seed=3, progress=False,
                            device="cpu")
@@ -117,22 +119,22 @@ def test_seeded_construction_leaves_the_global_rng_alone():
     expected = torch.rand(3)
     torch.manual_seed(0)
     pretrain.make_encoder(5, (4,), seed=123)
-    pretrain.Classifier(body, 3, seed=7)
+    models.Classifier(body, 3, seed=7)
     torch.testing.assert_close(torch.rand(3), expected)
     torch.testing.assert_close(_flat(pretrain.make_encoder(5, (4,), seed=1)), _flat(pretrain.make_encoder(5, (4,), seed=1)))
 
 
 def test_classifier_head_follows_the_body():
     body = pretrain.make_encoder(5, (4,), seed=0).double()
-    model = pretrain.Classifier(body, 3, seed=0)
+    model = models.Classifier(body, 3, seed=0)
     assert model.head.weight.dtype == torch.float64
     assert model(torch.rand(2, 5, dtype=torch.float64)).shape == (2, 3)
 
 
 def test_layer_gradient_norms_match_autograd_by_hand():
     x, y = _data()
-    model = pretrain.Classifier(pretrain.make_encoder(12, (8, 6), seed=0), 4, seed=0)
-    norms = pretrain.layer_gradient_norms(model, x, y)
+    model = models.Classifier(pretrain.make_encoder(12, (8, 6), seed=0), 4, seed=0)
+    norms = ch07.layer_gradient_norms(model, x, y)
     loss = nn.functional.cross_entropy(model(x), y)
     loss.backward()
     expected = [model.body[0].weight.grad.norm(), model.body[2].weight.grad.norm(), model.head.weight.grad.norm()]
@@ -141,22 +143,22 @@ def test_layer_gradient_norms_match_autograd_by_hand():
 
 def test_labelled_subset_and_summary():
     y = np.repeat(np.arange(3), 10)
-    idx = pretrain.labelled_subset(y, 4, seed=0)
+    idx = ch07.labelled_subset(y, 4, seed=0)
     assert len(idx) == 12 and len(set(idx)) == 12 and np.bincount(y[idx]).tolist() == [4, 4, 4]
-    assert not np.array_equal(np.sort(idx), np.sort(pretrain.labelled_subset(y, 4, seed=1)))
+    assert not np.array_equal(np.sort(idx), np.sort(ch07.labelled_subset(y, 4, seed=1)))
     uneven = np.array([0] * 5 + [1] * 9)
-    assert np.bincount(uneven[pretrain.labelled_subset(uneven, 3)]).tolist() == [3, 3]
+    assert np.bincount(uneven[ch07.labelled_subset(uneven, 3)]).tolist() == [3, 3]
     with pytest.raises(ValueError, match="n_per_class"):
-        pretrain.labelled_subset(y, 11)
+        ch07.labelled_subset(y, 11)
     rows = [{"method": "a", "labels_per_class": 1, "seed": s, "accuracy": a} for s, a in enumerate([0.5, 0.7])]
-    mean, std, n = pretrain.summarize(rows)[("a", 1)]
+    mean, std, n = ch07.summarize(rows)[("a", 1)]
     assert (mean, n) == (pytest.approx(0.6), 2) and std == pytest.approx(np.std([0.5, 0.7], ddof=1))
 
 
 def test_few_label_comparison_rows():
     x, y = _data(n=200)
     encoder = pretrain.make_encoder(12, (6,), seed=0)
-    rows = pretrain.few_label_comparison(
+    rows = ch07.few_label_comparison(
         x[:120], y[:120], x[120:], y[120:], encoders={"random": lambda s: pretrain.make_encoder(12, (6,), seed=s)},
         probe={"probe": encoder}, labels_per_class=(3,), seeds=(0, 1), steps=5, head_steps=2, device="cpu")
     assert [(r["method"], r["seed"]) for r in rows] == [("random", 0), ("probe", 0), ("random", 1), ("probe", 1)]
@@ -176,8 +178,8 @@ def test_validation_errors():
     with pytest.raises(TypeError, match="Classifier"):
         pretrain.fine_tune(nn.Linear(12, 4), x, y)
     with pytest.raises(ValueError, match="head_epochs"):
-        pretrain.fine_tune(pretrain.Classifier(nn.Linear(12, 4), 4), x, y, head_epochs=-1)
+        pretrain.fine_tune(models.Classifier(nn.Linear(12, 4), 4), x, y, head_epochs=-1)
     with pytest.raises(ValueError, match="n_classes"):
-        pretrain.Classifier(nn.Linear(12, 4), 1)
+        models.Classifier(nn.Linear(12, 4), 1)
     with pytest.raises(ValueError, match="y"):
         pretrain.accuracy(nn.Linear(12, 4), x, y[:5])

@@ -13,6 +13,7 @@ from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from sklearn.linear_model import Lasso
 
 from aelib import sparse
+from aelib.chapters import ch03_sparse as ch03  # noqa: E402
 
 
 def _problem(n=12, n_features=20, n_atoms=30, seed=0):
@@ -146,7 +147,7 @@ def test_iteration_count_is_exact(method):
     x, dictionary = _problem(n=8)
     lam, k = 0.3, 7
     lipschitz = sparse.lipschitz_constant(dictionary)
-    s = prev = torch.zeros(8, dictionary.shape[0], dtype=torch.float64)
+    s = torch.zeros(8, dictionary.shape[0], dtype=torch.float64)
     y, t, first = s, torch.ones(8, 1, dtype=torch.float64), None
     for i in range(k):
         new = sparse.soft_threshold(y - (y @ dictionary - x) @ dictionary.T / lipschitz, lam / lipschitz)
@@ -327,33 +328,21 @@ def test_learn_dictionary_errors():
 # --------------------------------------------------------------------------- whitening and atom measures
 
 
-def test_zca_whitening_decorrelates_and_inverts():
-    g = torch.Generator().manual_seed(0)
-    mixing = torch.randn(6, 6, generator=g, dtype=torch.float64)
-    x = torch.randn(5000, 6, generator=g, dtype=torch.float64) @ mixing + 3.0
-    whitening = sparse.zca_whitening(x, epsilon=1e-9)
-    white = whitening.transform(x)
-    covariance = torch.cov(white.T)
-    torch.testing.assert_close(covariance, torch.eye(6, dtype=torch.float64), atol=1e-6, rtol=0)
-    torch.testing.assert_close(whitening.inverse_transform(white), x)
-    assert torch.allclose(whitening.matrix, whitening.matrix.T)  # ZCA: symmetric, no rotation
-
-
 def test_energy_support_known_values():
     single_pixel = torch.zeros(1, 64, dtype=torch.float64)
     single_pixel[0, 10] = -2.0
     flat = torch.ones(1, 64, dtype=torch.float64)
     two_pixels = torch.zeros(1, 64, dtype=torch.float64)
     two_pixels[0, :2] = torch.tensor([2.0, 1.0])  # energies 4 and 1: 80 % needs exactly the first pixel
-    support = sparse.energy_support(torch.cat([single_pixel, flat, two_pixels]), energy=0.8)
+    support = ch03.energy_support(torch.cat([single_pixel, flat, two_pixels]), energy=0.8)
     np.testing.assert_allclose(support.numpy(), [1 / 64, math.ceil(0.8 * 64) / 64, 1 / 64])
     # Gaussian atoms: the largest entries |z| > t hold 2(tφ(t) + 1 − Φ(t)) of the energy and are a
     # fraction 2(1 − Φ(t)) of the pixels; solve for 80 % of the energy.
     t = brentq(lambda t: 2 * (t * norm.pdf(t) + norm.sf(t)) - 0.8, 0.0, 5.0)
-    random = sparse.energy_support(torch.randn(2000, 64, generator=torch.Generator().manual_seed(0)))
+    random = ch03.energy_support(torch.randn(2000, 64, generator=torch.Generator().manual_seed(0)))
     assert abs(float(random.mean()) - 2 * norm.sf(t)) < 0.03
     with pytest.raises(ValueError, match="all-zero"):
-        sparse.energy_support(torch.zeros(1, 4))
+        ch03.energy_support(torch.zeros(1, 4))
 
 
 def test_orientation_coherence_of_gratings_blobs_and_noise():
@@ -363,13 +352,13 @@ def test_orientation_coherence_of_gratings_blobs_and_noise():
     diagonal = torch.sin(0.8 * (rows + cols))
     blob = torch.exp(-((rows - 3.5) ** 2 + (cols - 3.5) ** 2) / 4)  # radially symmetric about the centre
     atoms = torch.stack([vertical, horizontal, diagonal, blob]).reshape(4, 64)
-    coherence = sparse.orientation_coherence(atoms, (8, 8))
+    coherence = ch03.orientation_coherence(atoms, (8, 8))
     np.testing.assert_allclose(coherence[:3].numpy(), 1.0, atol=1e-12)
     assert float(coherence[3]) < 1e-12
-    noise = sparse.orientation_coherence(torch.randn(500, 64, generator=torch.Generator().manual_seed(0)), 8)
+    noise = ch03.orientation_coherence(torch.randn(500, 64, generator=torch.Generator().manual_seed(0)), 8)
     assert float(noise.median()) < 0.35
     with pytest.raises(ValueError, match="patch_shape"):
-        sparse.orientation_coherence(atoms, (7, 8))
+        ch03.orientation_coherence(atoms, (7, 8))
 
 
 def test_thread_count_is_restored_after_a_serial_tail():
@@ -398,7 +387,7 @@ def test_sparsity_frame_draws_the_code_of_the_patch_with_most_contrast():
     codes = sparse.sparse_encode(x, dictionary, 0.2)
     assert torch.count_nonzero(codes[0]) == 0 < torch.count_nonzero(codes[2])  # the first patch is flat
     sweep = {"active": [1.0, 2.0], "error": [0.5, 0.2]}
-    fig = sparse.sparsity_frame(x, codes, dictionary, sweep, 0.2, (4, 4))
+    fig = ch03.sparsity_frame(x, codes, dictionary, sweep, 0.2, (4, 4))
     code_axes = fig.subfigs[2].axes[0]
     assert code_axes.get_title() == f"{int(torch.count_nonzero(codes[2]))} non-zero coefficients"
     plt.close(fig)

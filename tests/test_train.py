@@ -139,3 +139,75 @@ def test_mixed_precision_rejects_non_bool_and_unsupported_devices():
     model = models.MLPAutoencoder(16, (8,), 4)
     with pytest.raises(TypeError, match="mixed_precision"):
         fit(model, torch.rand(32, 16), epochs=1, device="cpu", progress=False, mixed_precision="yes")
+
+
+def _plain_loop(model, x, *, epochs, batch_size, lr, seed):
+    """The simplest correct loop, as chapter 1 writes it out: fit must give the same losses."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total = 0.0
+        for lo in range(0, len(x), batch_size):
+            xb = x[perm[lo:lo + batch_size]]
+            loss = torch.nn.functional.mse_loss(model(xb), xb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(xb)
+        losses.append(total / len(x))
+    return losses
+
+
+def test_fit_matches_the_plain_loop(digits):
+    x = digits.x_train[:500]
+    expected = _plain_loop(_model(), x, epochs=3, batch_size=64, lr=2e-3, seed=4)
+    history = fit(_model(), x, epochs=3, batch_size=64, lr=2e-3, seed=4, device="cpu", progress=False)
+    assert history.train_loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_fit_leaves_the_global_rng_alone(digits):
+    model = _model()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit(model, digits.x_train[:200], epochs=2, device="cpu", progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_scheduler_steps_per_epoch_and_history_records_lr(digits):
+    history = fit(_model(), digits.x_train[:256], epochs=4, batch_size=64, lr=0.01, device="cpu",
+                  progress=False, scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+    assert history.lr == pytest.approx([0.01, 0.005, 0.0025, 0.00125])
+
+
+def test_scheduler_can_step_per_batch(digits):
+    history = fit(_model(), digits.x_train[:256], epochs=2, batch_size=64, lr=0.01, device="cpu",
+                  progress=False, scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5),
+                  scheduler_interval="batch")
+    assert history.lr == pytest.approx([0.01, 0.01 * 0.5**4])  # four batches per epoch
+
+
+def test_plateau_scheduler_watches_the_validation_loss(digits):
+    history = fit(_model(), digits.x_train[:256], x_val=digits.x_test[:64], epochs=3, lr=1e-6,
+                  device="cpu", progress=False, scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(
+                      opt, factor=0.1, patience=0, threshold=0.5))
+    assert history.lr[-1] < history.lr[0]
+
+
+def test_optimizer_instance_continues_and_refuses_a_second_lr(digits):
+    model = _model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    fit(model, digits.x_train[:128], epochs=1, optimizer=optimizer, device="cpu", progress=False)
+    assert optimizer.state_dict()["param_groups"][0]["lr"] == 0.05
+    with pytest.raises(ValueError, match="lr would be ignored"):
+        fit(model, digits.x_train[:128], epochs=1, optimizer=optimizer, lr=0.1, device="cpu")
+    with pytest.raises(ValueError, match="weight_decay would be ignored"):
+        fit(model, digits.x_train[:128], epochs=1, weight_decay=0.1, device="cpu",
+            optimizer=lambda params: torch.optim.Adam(params))
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        fit(model, digits.x_train[:128], epochs=1, optimizer="adagrad", device="cpu")
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        fit(model, digits.x_train[:128], epochs=1, device="cpu", scheduler=lambda o: None,
+            scheduler_interval="step")

@@ -82,7 +82,10 @@ def as_data_tensor(name: str, x, width: int | None = None, allow_empty: bool = F
             f"{name} has {x.shape[1]} features per row but the model expects {width}; "
             "build the model with input_dim matching the data."
         )
-    bad = (~torch.isfinite(x)).sum().item()
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first.")
+    # One reduction finds any NaN or inf (they propagate through a sum) without allocating a mask;
+    # only a non-finite sum (which finite values can also produce, by overflow) is looked into.
+    if not torch.isfinite(x.sum(dtype=torch.float64)):
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first.")
     return x

@@ -22,6 +22,9 @@ from __future__ import annotations
 import math
 import numbers
 
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
+
 import torch
 
 from ._checks import nonnegative_float, positive_int, probability
@@ -63,17 +66,16 @@ def _normal(x: torch.Tensor, generator) -> torch.Tensor:
     return draw.to(device=x.device, dtype=x.dtype)
 
 
+@dataclass(frozen=True)
 class Corruption:
     """A corruption ``C(x̃ | x)``: call it as ``corruption(x, generator=None)``.
 
-    Subclasses implement :meth:`_apply`; this class checks the input and gives the callables a
-    readable ``repr`` (``gaussian(std=0.3)``) for tables and figure titles.
+    Subclasses are frozen dataclasses (so equality and hashing come from their fields) that
+    implement :meth:`_apply`; the ``repr`` shows the non-default fields, e.g.
+    ``gaussian(std=0.3)``, for tables and figure titles.
     """
 
-    name = "corruption"
-
-    def __init__(self, **params):
-        self.params = params
+    name: ClassVar[str] = "corruption"
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         x = _check_input(x)
@@ -84,22 +86,18 @@ class Corruption:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in self.params.items())
+        shown = [(f.name, getattr(self, f.name)) for f in fields(self)
+                 if f.repr and getattr(self, f.name) != f.default]
+        args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in shown)
         return f"{self.name}({args})"
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.params == other.params
 
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.params.items()))))
-
-
+@dataclass(frozen=True, repr=False)
 class _Gaussian(Corruption):
-    name = "gaussian"
-
-    def __init__(self, std, mean, clip):
-        super().__init__(std=std, **({"mean": mean} if mean != 0 else {}), **({"clip": True} if clip else {}))
-        self.std, self.mean, self.clip = std, mean, clip
+    std: float
+    mean: float = 0.0
+    clip: bool = False
+    name: ClassVar[str] = "gaussian"
 
     def _apply(self, x, generator):
         if self.std == 0 and self.mean == 0:
@@ -109,12 +107,11 @@ class _Gaussian(Corruption):
         return x_tilde.clamp(0.0, 1.0) if self.clip else x_tilde
 
 
+@dataclass(frozen=True, repr=False)
 class _Masking(Corruption):
-    name = "masking"
-
-    def __init__(self, p, value):
-        super().__init__(p=p, **({"value": value} if value != 0 else {}))
-        self.p, self.value = p, value
+    p: float
+    value: float = 0.0
+    name: ClassVar[str] = "masking"
 
     def _apply(self, x, generator):
         # `u < p` rather than `u <= p`: p=0 never masks, and U(0,1) < 1 always, so p=1 masks all.
@@ -122,12 +119,12 @@ class _Masking(Corruption):
         return x.masked_fill(hit, self.value)
 
 
+@dataclass(frozen=True, repr=False)
 class _SaltAndPepper(Corruption):
-    name = "salt_and_pepper"
-
-    def __init__(self, p, low, high):
-        super().__init__(p=p, **({"low": low, "high": high} if (low, high) != (0.0, 1.0) else {}))
-        self.p, self.low, self.high = p, low, high
+    p: float
+    low: float = 0.0
+    high: float = 1.0
+    name: ClassVar[str] = "salt_and_pepper"
 
     def _apply(self, x, generator):
         # One uniform draw decides both whether a pixel is hit (u < p) and, within the hit
@@ -139,12 +136,12 @@ class _SaltAndPepper(Corruption):
         return x_tilde.masked_fill(salt, self.high)
 
 
+@dataclass(frozen=True, repr=False)
 class _Block(Corruption):
-    name = "block"
-
-    def __init__(self, size, image_shape, value):
-        super().__init__(size=size, **({"value": value} if value != 0 else {}))
-        self.size, self.image_shape, self.value = size, image_shape, value
+    size: int
+    image_shape: tuple = field(default=(1, 28, 28), repr=False)
+    value: float = 0.0
+    name: ClassVar[str] = "block"
 
     def _apply(self, x, generator):
         c, h, w = self.image_shape

@@ -16,13 +16,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import os
-import shutil
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -247,60 +242,53 @@ def download_file(
     retries: int = 3,
     timeout: float = 30.0,
 ) -> Path:
-    """Download ``url`` to ``dest`` atomically, verifying its checksum.
+    """Download ``url`` to ``dest`` atomically, verifying its checksum (with ``pooch``).
 
-    The bytes go to a temporary file beside ``dest``; only a complete download whose SHA-256
-    (of the file, ``sha256``, or of its gzip-decompressed content, ``content_sha256``) matches
-    is renamed to ``dest``. Anything else removes the temporary file, so no partial or wrong
-    file is ever left. Network errors are retried ``retries`` times with a short back-off.
+    ``pooch.retrieve`` writes to a temporary file and renames it to ``dest`` only when the
+    download is complete and its SHA-256 (``sha256``) matches; a file already there with the
+    right checksum is not downloaded again. ``content_sha256`` checks the gzip-decompressed
+    bytes instead (a wrong file is removed). Network errors are retried ``retries`` times with
+    a short back-off. No partial or wrong file is ever left.
 
     Returns
     -------
     pathlib.Path
         ``dest``.
     """
+    import pooch
+    import requests
+
     dest = Path(dest)
     if retries < 1:
         raise ValueError(f"retries must be ≥ 1, got {retries}.")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout)
+    known_hash = f"sha256:{sha256.lower()}" if sha256 else None
     last_error: Exception | None = None
     for attempt in range(retries):
-        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                shutil.copyfileobj(resp, out, 1 << 20)
-                # A connection that dies mid-stream can end the copy early without an error.
-                expected = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
-                if expected is not None and expected.isdigit() and out.tell() != int(expected):
-                    raise ConnectionError(f"the connection closed after {out.tell()} of {expected} bytes")
-            if sha256 is not None and _sha256_of(tmp) != sha256.lower():
-                raise CorruptFileError(
-                    f"{url}: SHA-256 mismatch (expected {sha256}); the download is corrupt or "
-                    "the mirror changed. Nothing was saved."
-                )
-            if content_sha256 is not None:
-                try:
-                    actual = _sha256_of(tmp, decompress=True)
-                except (OSError, EOFError) as err:
-                    raise CorruptFileError(f"{url}: not a valid gzip file ({err}).") from err
-                if actual != content_sha256.lower():
-                    raise CorruptFileError(
-                        f"{url}: SHA-256 of the content does not match (expected "
-                        f"{content_sha256}). Nothing was saved."
-                    )
-            os.replace(tmp, dest)
-            return dest
-        except CorruptFileError:
-            raise
-        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as err:
+            pooch.retrieve(url, known_hash, fname=dest.name, path=dest.parent, downloader=downloader)
+            break
+        except ValueError as err:  # pooch's checksum mismatch; it has already removed the file
+            raise CorruptFileError(f"{url}: SHA-256 mismatch (expected {sha256}); the download is "
+                                   "corrupt or the mirror changed. Nothing was saved.") from err
+        except (requests.RequestException, OSError) as err:
             last_error = err
             if attempt + 1 < retries:
                 time.sleep(min(0.5 * 2**attempt, 4.0))
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-    raise ConnectionError(f"could not download {url} after {retries} attempt(s): {last_error}")
+    else:
+        raise ConnectionError(f"could not download {url} after {retries} attempt(s): {last_error}")
+    if content_sha256 is not None:
+        try:
+            actual = _sha256_of(dest, decompress=True)
+        except (OSError, EOFError) as err:
+            dest.unlink()
+            raise CorruptFileError(f"{url}: not a valid gzip file ({err}). Nothing was saved.") from err
+        if actual != content_sha256.lower():
+            dest.unlink()
+            raise CorruptFileError(f"{url}: SHA-256 of the content does not match (expected "
+                                   f"{content_sha256}). Nothing was saved.")
+    return dest
 
 
 # --------------------------------------------------------------------------- loaders
@@ -317,24 +305,25 @@ def _check_count(name: str, value, available: int) -> int | None:
 
 
 def stratified_indices(labels, n: int, seed: int = 0) -> np.ndarray:
-    """Choose ``n`` indices so that every class keeps its share (largest-remainder rounding).
+    """Choose ``n`` indices so that every class keeps its share
+    (``sklearn.model_selection.train_test_split`` with ``stratify``).
 
-    The result is in random order and reproducible for a given ``seed``.
+    The result is in random order and reproducible for a given ``seed``. ``n`` must leave room
+    for every class: at least the number of classes, and all of them but one when it is less
+    than the total.
     """
+    from sklearn.model_selection import train_test_split
+
     labels = np.asarray(labels)
     n = _check_count("n", n, len(labels))
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(labels, return_counts=True)
-    exact = counts * n / len(labels)
-    quota = np.floor(exact).astype(int)
-    short = n - quota.sum()
-    quota[np.argsort(-(exact - quota), kind="stable")[:short]] += 1
-    chosen = [
-        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
-        for c, q in zip(classes, quota) if q > 0
-    ]
-    out = np.concatenate(chosen)
-    return out[rng.permutation(len(out))]
+    if n == len(labels):
+        return np.random.default_rng(seed).permutation(n)
+    try:
+        chosen, _ = train_test_split(np.arange(len(labels)), train_size=n, stratify=labels, random_state=seed)
+    except ValueError as err:
+        raise ValueError(f"n={n} cannot keep every class's share of {len(labels)} labels ({err}); "
+                         "choose a larger n.") from err
+    return chosen
 
 
 def _subsample(x: np.ndarray, y: np.ndarray, n, seed: int, name: str):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ._checks import as_data_tensor, positive_float, positive_int
-from .train import predict
+from .models import predict
 
 __all__ = [
     "reconstruction_error",
@@ -134,3 +134,19 @@ def knn_accuracy(z_train, y_train, z_test, y_test, *, n_neighbors: int = 10) -> 
     _check_codes(z_train, y_train, z_test, y_test)
     clf = KNeighborsClassifier(n_neighbors=n_neighbors).fit(np.asarray(z_train), np.asarray(y_train))
     return float(clf.score(np.asarray(z_test), np.asarray(y_test)))
+
+
+def reconstruction_r2(model, x, reference_mean) -> float:
+    """How much of ``x`` the model reproduces: ``R² = 1 − Σ_i ‖x_i − x̂_i‖² / Σ_i ‖x_i − x̄‖²``.
+
+    ``x̄`` is ``reference_mean``, the average *training* image: ``R² = 1`` is a perfect copy,
+    ``R² = 0`` is no better than answering every input with the average training image, and
+    ``R² < 0`` is worse than that. On test images it is the fraction of variance explained.
+    """
+    x = as_data_tensor("x", x, width=getattr(model, "input_dim", None))
+    reference_mean = torch.as_tensor(reference_mean, dtype=x.dtype, device=x.device).reshape(1, -1)
+    if reference_mean.shape[1] != x.shape[1]:
+        raise ValueError(f"reference_mean has {reference_mean.shape[1]} entries; x has {x.shape[1]} features.")
+    residual = per_example_error(predict(model, x), x).sum()
+    spread = per_example_error(reference_mean.expand_as(x), x).sum()
+    return float(1 - residual / spread)

@@ -7,15 +7,18 @@ model plugs into the same :func:`aelib.train.fit`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Callable
 
 import torch
 from torch import nn
 
-from ._checks import int_sequence, positive_int
+from ._checks import as_data_tensor, int_sequence, positive_int
+from .device import seeded
 
-__all__ = ["Autoencoder", "MLPAutoencoder", "ConvAutoencoder", "LinearAutoencoder", "make_activation"]
+__all__ = ["Autoencoder", "MLPAutoencoder", "ConvAutoencoder", "LinearAutoencoder", "Classifier", "mlp",
+           "make_activation", "eval_mode", "predict"]
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -83,13 +86,25 @@ class Autoencoder(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def _mlp(sizes, activation, last_activation) -> nn.Sequential:
+def mlp(sizes, activation="relu", last_activation="same") -> nn.Sequential:
+    """``Linear → activation`` for every consecutive pair of ``sizes``; the last layer gets
+    ``last_activation`` (``"same"``: ``activation``; ``None``: none). The one MLP builder of the
+    library: autoencoders, the VAE and the pretraining stacks all use it.
+
+    >>> mlp((4, 3, 2), "relu", None)
+    Sequential(
+      (0): Linear(in_features=4, out_features=3, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=3, out_features=2, bias=True)
+    )
+    """
+    last_activation = activation if last_activation == "same" else last_activation
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
         is_last = i == len(sizes) - 2
         layers.append(make_activation(last_activation if is_last else activation))
-    return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)] or [nn.Identity()])
+    return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
 
 
 class MLPAutoencoder(Autoencoder):
@@ -123,8 +138,8 @@ class MLPAutoencoder(Autoencoder):
         input_dim = positive_int("input_dim", input_dim)
         latent_dim = positive_int("latent_dim", latent_dim)
         hidden_dims = int_sequence("hidden_dims", hidden_dims)
-        encoder = _mlp((input_dim, *hidden_dims, latent_dim), activation, latent_activation)
-        decoder = _mlp((latent_dim, *reversed(hidden_dims), input_dim), activation, output)
+        encoder = mlp((input_dim, *hidden_dims, latent_dim), activation, latent_activation)
+        decoder = mlp((latent_dim, *reversed(hidden_dims), input_dim), activation, output)
         super().__init__(encoder, decoder, input_dim, latent_dim)
         self.hidden_dims = hidden_dims
 
@@ -141,15 +156,6 @@ class LinearAutoencoder(Autoencoder):
         latent_dim = positive_int("latent_dim", latent_dim)
         super().__init__(nn.Linear(input_dim, latent_dim, bias=bias), nn.Linear(latent_dim, input_dim, bias=bias),
                          input_dim, latent_dim)
-
-
-class _Unflatten(nn.Module):
-    def __init__(self, shape):
-        super().__init__()
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        return x.reshape(x.shape[0], *self.shape)
 
 
 class ConvAutoencoder(Autoencoder):
@@ -181,13 +187,13 @@ class ConvAutoencoder(Autoencoder):
         if h < 1 or w < 1:
             raise ValueError(f"image_shape {image_shape} is too small for {len(channels)} down-sampling steps.")
         flat = channels[-1] * h * w
-        enc: list[nn.Module] = [_Unflatten(image_shape)]
+        enc: list[nn.Module] = [nn.Unflatten(1, image_shape)]
         in_ch = c
         for out_ch in channels:
             enc += [nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1), nn.ReLU()]
             in_ch = out_ch
         enc += [nn.Flatten(), nn.Linear(flat, latent_dim)]
-        dec: list[nn.Module] = [nn.Linear(latent_dim, flat), nn.ReLU(), _Unflatten((channels[-1], h, w))]
+        dec: list[nn.Module] = [nn.Linear(latent_dim, flat), nn.ReLU(), nn.Unflatten(1, (channels[-1], h, w))]
         outs = list(reversed(channels[:-1])) + [c]
         for i, out_ch in enumerate(outs):
             target_h, target_w = sizes[-2 - i]
@@ -200,3 +206,70 @@ class ConvAutoencoder(Autoencoder):
         super().__init__(nn.Sequential(*enc), nn.Sequential(*dec), int(math.prod(image_shape)), latent_dim)
         self.image_shape = image_shape
         self.channels = channels
+
+
+def _width(body: nn.Module) -> int:
+    linears = [m for m in body.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("encoder has no nn.Linear layer; pass width= explicitly.")
+    return linears[-1].out_features
+
+
+class Classifier(nn.Module):
+    """A (pretrained) encoder ``body`` with a new linear output layer ``head`` giving class logits.
+
+    Parameters
+    ----------
+    body : nn.Module
+        Maps ``(batch, input_dim)`` to features; it is used as given (copy it to keep the original).
+    n_classes : int
+    width : int, optional
+        Features out of ``body``; default: ``out_features`` of its last ``nn.Linear``.
+    seed : int, optional
+        Seeds the head's initialisation.
+    """
+
+    def __init__(self, body: nn.Module, n_classes: int, *, width: int | None = None, seed: int | None = None):
+        super().__init__()
+        if not isinstance(body, nn.Module):
+            raise TypeError(f"body must be a torch.nn.Module, got {type(body).__name__}.")
+        n_classes = positive_int("n_classes", n_classes, minimum=2)
+        width = _width(body) if width is None else positive_int("width", width)
+        self.body = body
+        with seeded(seed):
+            self.head = nn.Linear(width, n_classes)
+        anchor = next(body.parameters(), None)
+        if anchor is not None:  # live where the (possibly pretrained, possibly GPU) body lives
+            self.head.to(device=anchor.device, dtype=anchor.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module):
+    """Switch ``model`` to evaluation mode inside the block and back to its previous mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None) -> torch.Tensor:
+    """Apply ``fn`` (default: ``model`` itself) to ``x`` in batches, in eval mode, without gradients.
+
+    Runs where the model's parameters live (or on ``device``); the result is on the device of
+    ``x`` (a NumPy array counts as the CPU), so it can be compared with ``x`` directly.
+    """
+    x = as_data_tensor("x", x)
+    home = x.device
+    fn = model if fn is None else fn
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
+    with eval_mode(model):
+        outs = [fn(x[lo:lo + batch_size].to(device)).to(home) for lo in range(0, len(x), batch_size)]
+    return torch.cat(outs)

@@ -1,28 +1,20 @@
-"""Sparse coding: shrinkage, ISTA/FISTA, dictionary learning and measures of learned atoms.
+"""Sparse coding: shrinkage, ISTA/FISTA and dictionary learning.
 
 See chapter *Sparse coding and sparse autoencoders*. Conventions follow scikit-learn: rows of
-``x`` are examples, rows of ``dictionary`` are atoms, and an example is approximated by a sparse
-combination of atoms, ``x_i ≈ s_i D``. In the book's column notation ``x_i ≈ W s_i`` with
-``W = Dᵀ`` (one atom per column of ``W``).
-
-The sparse code of one example solves the Lasso problem
-
-.. math::
-
-    \\min_{s}\\; \\tfrac12 \\lVert x - s D \\rVert_2^2 + \\lambda \\lVert s \\rVert_1 ,
-
-and dictionary learning alternates between that problem for all examples and an update of
-``D`` (unit-norm atoms, or a Frobenius penalty ``γ‖D‖²_F``).
+``x`` are examples, rows of ``dictionary`` are atoms, and ``x_i ≈ s_i D`` (in the book's column
+notation ``x_i ≈ W s_i`` with ``W = Dᵀ``). The code of one example solves the Lasso problem
+``min_s ½‖x − s D‖² + λ‖s‖₁``; dictionary learning alternates between that problem for all
+examples and an update of ``D`` (unit-norm atoms, or a Frobenius penalty ``γ‖D‖²_F``).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
-from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
+from ._checks import as_data_tensor, nonnegative_float, positive_int
 
 __all__ = [
     "soft_threshold",
@@ -34,18 +26,10 @@ __all__ = [
     "learn_dictionary",
     "DictionaryLearningResult",
     "dictionary_objective",
-    "ZCAWhitening",
-    "zca_whitening",
-    "energy_support",
-    "orientation_coherence",
-    "sparsity_frame",
 ]
 
 _METHODS = ("greedy", "fista", "ista")
 _ATOM_NORMS = ("unit", "frobenius")
-
-
-# --------------------------------------------------------------------------- validation helpers
 
 
 def _as_tensor(name: str, x) -> torch.Tensor:
@@ -59,22 +43,13 @@ def _as_tensor(name: str, x) -> torch.Tensor:
 
 def _threshold(threshold, like: torch.Tensor):
     """A non-negative scalar, or a tensor of non-negative thresholds broadcastable to ``like``."""
-    if isinstance(threshold, torch.Tensor) and threshold.dim() > 0:
-        if not torch.is_floating_point(threshold):
-            threshold = threshold.to(like.dtype if torch.is_floating_point(like) else torch.float32)
-        if torch.isnan(threshold).any() or (threshold < 0).any():
-            raise ValueError("threshold must be ≥ 0 (and not NaN) everywhere; thresholds are magnitudes.")
-        try:
-            torch.broadcast_shapes(threshold.shape, like.shape)
-        except RuntimeError:
-            raise ValueError(
-                f"threshold of shape {tuple(threshold.shape)} does not broadcast to x of shape "
-                f"{tuple(like.shape)}; pass a scalar or a tensor broadcastable to x."
-            ) from None
-        return threshold.to(like.device)
-    if isinstance(threshold, torch.Tensor):
-        threshold = threshold.item()
-    return nonnegative_float("threshold", threshold)
+    if not isinstance(threshold, torch.Tensor) or threshold.dim() == 0:
+        return nonnegative_float("threshold", float(threshold) if isinstance(threshold, torch.Tensor) else threshold)
+    threshold = threshold.to(device=like.device, dtype=like.dtype)
+    if not bool((threshold >= 0).all()) or len(torch.broadcast_shapes(threshold.shape, like.shape)) != like.dim():
+        raise ValueError(f"threshold must be ≥ 0 everywhere and broadcast to x of shape {tuple(like.shape)}, "
+                         f"got shape {tuple(threshold.shape)}; thresholds are magnitudes.")
+    return threshold
 
 
 def _choice(name: str, value, options) -> str:
@@ -101,26 +76,13 @@ def _pair(x, dictionary):
 
 
 def soft_threshold(x, threshold):
-    """Soft thresholding (shrinkage), the proximal operator of ``τ‖·‖₁``.
+    """Soft thresholding (shrinkage), the proximal operator of ``τ‖·‖₁``:
+    ``S_τ(x) = sign(x) max(|x| − τ, 0)``.
 
-    .. math:: S_\\tau(x) = \\operatorname{sign}(x)\\,\\max(|x| - \\tau, 0)
-
-    Entries with ``|x| ≤ τ`` become exactly zero; the others move ``τ`` towards zero.
+    Entries with ``|x| ≤ τ`` become exactly zero; the others move ``τ`` towards zero. ``threshold``
+    is a number ``τ ≥ 0`` or a tensor broadcast against ``x`` (e.g. one threshold per atom).
     See chapter *Sparse coding and sparse autoencoders*, section *Hard and soft thresholding*.
 
-    Parameters
-    ----------
-    x : torch.Tensor or array-like
-    threshold : float or torch.Tensor
-        ``τ ≥ 0``; a tensor is broadcast against ``x`` (e.g. one threshold per atom).
-
-    Returns
-    -------
-    torch.Tensor
-        Same shape as ``x``.
-
-    Examples
-    --------
     >>> soft_threshold(torch.tensor([-3.0, -0.5, 0.0, 1.0, 2.5]), 1.0).tolist()
     [-2.0, 0.0, 0.0, 0.0, 1.5]
     """
@@ -135,16 +97,11 @@ def soft_threshold(x, threshold):
 
 
 def hard_threshold(x, threshold):
-    """Hard thresholding, the proximal operator of the L0 penalty: keep ``x`` where ``|x| > τ``, else 0.
+    """Hard thresholding, the proximal operator of the L0 penalty: keep ``x`` where ``|x| > τ``.
 
-    .. math:: H_\\tau(x) = x \\cdot \\mathbb 1[|x| > \\tau]
+    Unlike :func:`soft_threshold` it does not shrink the survivors, and it jumps at ``±τ`` (for the
+    penalty ``μ‖s‖₀`` with step 1, ``τ = √(2μ)``).
 
-    Unlike :func:`soft_threshold` it does not shrink the survivors, and it jumps at ``±τ``.
-    (For the penalty ``μ‖s‖₀`` with step 1 the threshold is ``τ = √(2μ)``.)
-    See chapter *Sparse coding and sparse autoencoders*.
-
-    Examples
-    --------
     >>> hard_threshold(torch.tensor([-3.0, 0.5, 1.0, 2.5]), 1.0).tolist()
     [-3.0, 0.0, 0.0, 2.5]
     """
@@ -163,7 +120,10 @@ def lipschitz_constant(dictionary) -> float:
 
     ISTA and FISTA take gradient steps of size ``1/L``.
     """
-    dictionary = as_data_tensor("dictionary", dictionary)
+    return _lipschitz(as_data_tensor("dictionary", dictionary))
+
+
+def _lipschitz(dictionary) -> float:
     # λ_max(D Dᵀ) = σ_max(D)²; the singular values of the thin K × d matrix cost a tenth of eigh(D Dᵀ).
     return float(torch.linalg.svdvals(dictionary.double())[0]) ** 2
 
@@ -172,7 +132,10 @@ def coding_objective(x, codes, dictionary, sparsity_weight) -> torch.Tensor:
     """Per-example sparse-coding objective ``½‖x_i − s_i D‖² + λ‖s_i‖₁`` (a vector of length n)."""
     x, dictionary = _pair(x, dictionary)
     codes = _codes("codes", codes, x, dictionary)
-    lam = nonnegative_float("sparsity_weight", sparsity_weight)
+    return _coding_objective(x, codes, dictionary, nonnegative_float("sparsity_weight", sparsity_weight))
+
+
+def _coding_objective(x, codes, dictionary, lam) -> torch.Tensor:
     residual = x - codes @ dictionary
     return 0.5 * residual.pow(2).sum(dim=1) + lam * codes.abs().sum(dim=1)
 
@@ -189,35 +152,20 @@ def _codes(name, codes, x, dictionary) -> torch.Tensor:
 
 def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max_iter: int = 1000,
                   tol: float = 1e-4, init=None, return_objective: bool = False):
-    """Sparse codes of all rows of ``x`` at once by ISTA, FISTA or greedy FISTA (batched matrix operations).
+    """Sparse codes of all rows of ``x`` at once by ISTA, FISTA or greedy FISTA.
 
-    Every example ``x_i`` (a row) gets the code ``s_i`` (a row) that minimises
-
-    .. math:: \\tfrac12 \\lVert x_i - s_i D \\rVert_2^2 + \\lambda \\lVert s_i \\rVert_1 ,
-
-    with ``λ = sparsity_weight``. Each iteration is a gradient step of size ``1/L`` on the
-    quadratic term, ``L = λ_max(D Dᵀ)``, followed by :func:`soft_threshold` at ``λ/L``, taken
-    from an extrapolated point ``y = s^k + β_k (s^k − s^{k−1})``:
-
-    * ``"ista"``: ``β_k = 0`` (plain proximal gradient, error ``O(1/k)``);
-    * ``"fista"``: ``β_k = (t_{k−1} − 1)/t_k`` (Beck & Teboulle, 2009; error ``O(1/k²)``);
-    * ``"greedy"`` (default): ``β_k = 1`` — greedy FISTA (Liang, Luo & Schönlieb, 2022) at step
-      ``1/L``, with the momentum also dropped whenever a step is longer than the first one (their
-      safeguard). On image patches it needs about a quarter fewer iterations than FISTA for the
-      same objective, at the same cost per iteration.
-
-    Both momentum methods restart per example when the momentum points uphill (O'Donoghue &
-    Candès, 2015). Examples with ``max_k |x_i · d_k| ≤ λ`` have the exact solution ``s_i = 0``
-    (the optimality condition at zero) and are not iterated. An example is finished when the
-    relative change of its code, ``‖s_i^{k+1} − s_i^k‖ / ‖s_i^{k+1}‖``, falls below ``tol``
-    (checked every 5 iterations; finished examples leave the batch, so the work shrinks as codes
-    converge); the call returns when every example has finished, or after ``max_iter``.
-
-    **Relation to scikit-learn.** :class:`sklearn.linear_model.Lasso` minimises
-    ``(1/(2·n_samples))‖y − Xw‖² + α‖w‖₁``. Coding one example is that problem with
-    ``X = Dᵀ`` (``n_features`` rows), ``y = x_i`` and ``w = s_i``, so dividing our objective by
-    ``n_features`` gives ``α = λ / n_features``. :func:`sklearn.decomposition.sparse_encode`
-    does that division itself: its ``alpha`` is our ``λ``.
+    Every example ``x_i`` (a row) gets the code ``s_i`` that minimises
+    ``½‖x_i − s_i D‖² + λ‖s_i‖₁`` (``λ = sparsity_weight``). Each iteration is a gradient step of
+    size ``1/L`` on the quadratic term, ``L = λ_max(D Dᵀ)``, then :func:`soft_threshold` at ``λ/L``,
+    from the point ``y = s^k + β_k (s^k − s^{k−1})``: ``"ista"`` has ``β_k = 0``; ``"fista"``
+    (Beck & Teboulle 2009) ``β_k = (t_{k−1} − 1)/t_k``; ``"greedy"`` (default) ``β_k = 1``, a
+    variant of the greedy FISTA of Liang, Luo & Schönlieb (2022) that keeps the step at ``1/L``
+    and drops the momentum (their safeguard shrinks the step) when a step is longer than the
+    first one. Both momentum
+    methods restart per example when the momentum points uphill (O'Donoghue & Candès 2015).
+    Examples with ``max_k |x_i · d_k| ≤ λ`` have the exact solution ``s_i = 0`` and are not
+    iterated; the others stop when ``‖s_i^{k+1} − s_i^k‖ ≤ tol · ‖s_i^{k+1}‖`` or after
+    ``max_iter`` iterations. scikit-learn's ``sparse_encode`` takes the same ``λ`` as ``alpha``.
 
     See chapter *Sparse coding and sparse autoencoders*, section *ISTA and FISTA*.
 
@@ -227,15 +175,13 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     dictionary : torch.Tensor, shape (n_atoms, n_features)
         One atom per row (atoms need not have unit norm).
     sparsity_weight : float
-        ``λ ≥ 0``. ``λ = 0`` is least squares; every code is exactly zero once
-        ``λ ≥ max_k |x_i · d_k|`` (the optimality condition at ``s = 0``).
+        ``λ ≥ 0``.
     method : {"greedy", "fista", "ista"}
     max_iter : int
     tol : float
-        Relative-change tolerance (``1e-4`` puts the objective within about ``1e-6`` of its
-        minimum on image patches); ``0`` runs all ``max_iter`` iterations.
+        Relative-change tolerance; ``0`` runs all ``max_iter`` iterations.
     init : torch.Tensor, shape (n_examples, n_atoms), optional
-        Warm start (e.g. the codes from a previous dictionary); zeros by default.
+        Warm start; zeros by default.
     return_objective : bool
         Also return the per-example objective at the returned codes.
 
@@ -245,15 +191,9 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     objective : torch.Tensor, shape (n_examples,)
         Only when ``return_objective=True``.
 
-    Raises
-    ------
-    ValueError
-        Mismatched shapes, NaN/inf entries, ``λ < 0``, an all-zero dictionary, an unknown method.
-
     Examples
     --------
-    >>> dictionary = torch.eye(3)
-    >>> sparse_encode(torch.tensor([[3.0, 0.5, -1.5]]), dictionary, 1.0).tolist()  # = S_1(x)
+    >>> sparse_encode(torch.tensor([[3.0, 0.5, -1.5]]), torch.eye(3), 1.0).tolist()  # = S_1(x)
     [[2.0, 0.0, -0.5]]
     """
     x, dictionary = _pair(x, dictionary)
@@ -261,144 +201,78 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     method = _choice("method", method, _METHODS)
     max_iter = positive_int("max_iter", max_iter)
     tol = nonnegative_float("tol", tol)
-    codes = (torch.zeros(x.shape[0], dictionary.shape[0], dtype=x.dtype, device=x.device) if init is None
-             else _codes("init", init, x, dictionary).clone())
-    gram = dictionary @ dictionary.T
-    lipschitz = lipschitz_constant(dictionary)
-    if not lipschitz > 0:
+    init = None if init is None else _codes("init", init, x, dictionary)
+    if not bool((dictionary != 0).any()):
         raise ValueError("dictionary is all zeros; sparse coding needs at least one non-zero atom.")
-    step = 1.0 / lipschitz
-    correlation = x @ dictionary.T
-    # Screening: s_i = 0 is optimal exactly when every |x_i · d_k| ≤ λ.
-    rows = torch.nonzero(correlation.abs().amax(dim=1) > lam).squeeze(1) if lam > 0 else None
-    if rows is not None and len(rows) < x.shape[0]:
-        codes, working = torch.zeros_like(codes), codes[rows]
-    else:
-        rows, working = None, codes
-    if working.shape[0]:
-        # One proximal-gradient step is y ↦ S_{λ/L}(y (I − G/L) + x Dᵀ/L): one matmul per iteration.
-        transition = torch.eye(gram.shape[0], dtype=x.dtype, device=x.device) - step * gram
-        offset = step * (correlation if rows is None else correlation[rows])
-        working = _iterate(working, transition, offset, lam * step, method, max_iter, tol)
-    if rows is None:
-        codes = working
-    else:
-        codes[rows] = working
+    codes = _sparse_encode(x, dictionary, lam, method, max_iter, tol, init)
     if return_objective:
-        return codes, coding_objective(x, codes, dictionary, lam)
+        return codes, _coding_objective(x, codes, dictionary, lam)
+    return codes
+
+
+def _sparse_encode(x, dictionary, lam, method, max_iter, tol, init=None):
+    """:func:`sparse_encode` on checked inputs (dictionary learning calls it every iteration)."""
+    codes = torch.zeros(x.shape[0], dictionary.shape[0], dtype=x.dtype, device=x.device) if init is None \
+        else init.clone()
+    step = 1.0 / _lipschitz(dictionary)
+    correlation = x @ dictionary.T
+    # Screening: s_i = 0 is optimal exactly when every |x_i · d_k| ≤ λ; those rows need no iterations.
+    active = correlation.abs().amax(dim=1) > lam
+    codes[~active] = 0
+    rows = torch.nonzero(active).squeeze(1)
+    if len(rows):
+        # One proximal-gradient step is y ↦ S_{λ/L}(y (I − G/L) + x Dᵀ/L): one matmul per iteration.
+        transition = torch.eye(len(dictionary), dtype=x.dtype, device=x.device) - step * (dictionary @ dictionary.T)
+        codes[rows] = _iterate(codes[rows], transition, step * correlation[rows], lam * step, method, max_iter, tol)
     return codes
 
 
 #: Convergence is checked every this many iterations: the check costs about as much as the
-#: iteration's element-wise work, so doing it every time is wasteful.
+#: iteration's element-wise work.
 _CHECK_EVERY = 5
-#: Finished examples are set aside once they are at least this fraction of the working set:
-#: compacting the working set copies it, which is only worth it when it shrinks noticeably.
-_COMPACT_AT = 0.125
-#: On the CPU, once the working set has fewer entries than this, the iterations run on one thread:
-#: each element-wise op on a small matrix then costs less than waking a second OpenMP thread
-#: (measured on 2 cores with OMP_WAIT_POLICY=PASSIVE: 0.22 ms instead of 0.56 ms per iteration at
-#: 500 rows; the slow tail of a batch runs many such iterations).
-_SERIAL_BELOW = 200_000
-
-
-class _SerialTail:
-    """Switch torch to one thread on demand (``go_serial`` may be called repeatedly); restore on exit."""
-
-    def __init__(self):
-        self.saved = None
-
-    def go_serial(self):
-        if self.saved is None and torch.get_num_threads() > 1:
-            self.saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.saved is not None:
-            torch.set_num_threads(self.saved)
-            self.saved = None
-        return False
 
 
 def _iterate(codes, transition, offset, threshold, method, max_iter, tol):
-    """Run :func:`_iterate_rows`, restoring torch's thread count if the tail went serial."""
-    with _SerialTail() as serial:
-        return _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, serial)
+    """ISTA, FISTA or greedy FISTA on all rows at once (see :func:`sparse_encode`).
 
-
-def _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, serial):
-    """Proximal-gradient iterations on all rows at once (see :func:`sparse_encode`).
-
-    Examples converge at different speeds (the slowest needs several times more iterations than
-    the median), so every ``_CHECK_EVERY`` iterations the rows whose relative change is below
-    ``tol`` are written to the output and, once they are a noticeable part of the batch, dropped
-    from the working set: later iterations multiply smaller matrices.
-
-    The working set lives in preallocated buffers, compacted to their first ``m`` rows, and every
-    large intermediate is written in place (``out=``): fresh multi-megabyte tensors in each of
-    hundreds of iterations cost page faults that measured as a quarter of the run time.
+    One iteration is ``s^{k+1} = S_τ(y^k (I − G/L) + x Dᵀ/L)`` from the extrapolated point
+    ``y^k = s^k + β_k Δ_k``, ``Δ_k = s^k − s^{k−1}``. Rows converge at different speeds, so
+    every ``_CHECK_EVERY`` iterations the finished ones are stored and leave the working set
+    (once they are an eighth of it; until then they keep iterating, which only refines them).
     """
-    n = codes.shape[0]
-    result = codes.clone()
-    active = torch.arange(n, device=codes.device)
-    tiny = torch.finfo(codes.dtype).tiny
-    codes, new = codes.clone(), torch.empty_like(codes)   # s^k and s^{k+1}, swapped every iteration
-    change, last_change = torch.empty_like(codes), torch.zeros_like(codes)   # Δ_{k+1}, Δ_k
-    point = codes.clone()                                  # y^k = s^k + β_k Δ_k, where the step starts
-    offset = offset.clone()
-    beta = torch.zeros(n, dtype=codes.dtype, device=codes.device)      # β_k per example
-    t = torch.ones(n, dtype=codes.dtype, device=codes.device)          # FISTA's t_k
-    first_step = torch.zeros(n, dtype=codes.dtype, device=codes.device)  # greedy's safeguard ‖Δ_1‖
-    m = n
-    if m * codes.shape[1] < _SERIAL_BELOW and codes.device.type == "cpu":
-        serial.go_serial()
-    for iteration in range(1, max_iter + 1):
+    result, active = codes.clone(), torch.arange(len(codes), device=codes.device)
+    point, last_change = codes.clone(), torch.zeros_like(codes)
+    beta = torch.zeros(len(codes), 1, dtype=codes.dtype, device=codes.device)
+    t, first = torch.ones_like(beta), None
+    for k in range(1, max_iter + 1):
         start = codes if method == "ista" else point
-        torch.addmm(offset[:m], start[:m], transition, out=new[:m])
-        if threshold > 0:  # = soft_threshold(z, threshold), in place
-            torch.ops.aten.softshrink.out(new[:m], threshold, out=new[:m])
-        torch.sub(new[:m], codes[:m], out=change[:m])
-        step_norm = None
+        new = F.softshrink(torch.addmm(offset, start, transition), threshold)
+        change = new - codes
         if method != "ista":
-            # Gradient-based adaptive restart, one decision per example: drop the momentum when the
-            # step just taken opposes it, ⟨y^k − s^{k+1}, Δ_{k+1}⟩ > 0. With y^k = s^k + β_k Δ_k that
-            # inner product is β_k⟨Δ_k, Δ_{k+1}⟩ − ‖Δ_{k+1}‖²: no extra pass over y^k.
-            step_norm = torch.linalg.vector_norm(change[:m], dim=1)
-            squared = step_norm * step_norm
-            uphill = beta[:m] * torch.linalg.vecdot(last_change[:m], change[:m]) > squared
+            squared = change.pow(2).sum(1, keepdim=True)
+            # Restart (β = 0) where the momentum points uphill: ⟨y^k − s^{k+1}, Δ_{k+1}⟩ > 0.
+            uphill = beta * (last_change * change).sum(1, keepdim=True) > squared
             if method == "fista":
-                t_now = torch.where(uphill, 1.0, t[:m])
-                t_next = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t_now * t_now))
-                beta[:m] = (t_now - 1.0) / t_next
-                t[:m] = t_next
+                t_now = torch.where(uphill, 1.0, t)
+                t = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t_now * t_now))
+                beta = (t_now - 1.0) / t
             else:  # greedy: β = 1, dropped also when a step is longer than the first one
-                if iteration == 1:
-                    first_step[:m] = step_norm
-                beta[:m] = (~uphill & (step_norm <= first_step[:m])).to(codes.dtype)
-            torch.addcmul(new[:m], change[:m], beta[:m].unsqueeze(1), out=point[:m])
-            change, last_change = last_change, change
-        codes, new = new, codes
-        if tol > 0 and iteration % _CHECK_EVERY == 0:
-            if step_norm is None:
-                step_norm = torch.linalg.vector_norm(change[:m], dim=1)
-            done = step_norm <= tol * torch.linalg.vector_norm(codes[:m], dim=1).clamp_min(tiny)
+                first = squared if first is None else first
+                beta = (~uphill & (squared <= first)).to(codes.dtype)
+            point, last_change = new + beta * change, change
+        codes = new
+        if tol > 0 and k % _CHECK_EVERY == 0:
+            done = change.norm(dim=1) <= tol * codes.norm(dim=1).clamp_min(torch.finfo(codes.dtype).tiny)
             n_done = int(done.sum())
-            if n_done == m:
-                result[active] = codes[:m]
-                return result
-            if n_done >= _COMPACT_AT * m:
-                result[active[done]] = codes[:m][done]
-                keep = torch.nonzero(~done).squeeze(1)
-                active = active[keep]
-                for buffer in (codes, point, offset, last_change, beta, t, first_step):
-                    buffer[: len(keep)] = buffer[:m][keep]
-                m = len(keep)
-                if m * codes.shape[1] < _SERIAL_BELOW and codes.device.type == "cpu":
-                    serial.go_serial()
-    result[active] = codes[:m]
+            if n_done == len(active):
+                break
+            if n_done >= len(active) // 8:  # shrinking copies the working set: only worth it in bulk
+                result[active[done]] = codes[done]
+                keep = ~done
+                active, codes, point, last_change = active[keep], codes[keep], point[keep], last_change[keep]
+                offset, beta, t = offset[keep], beta[keep], t[keep]
+                first = first[keep] if first is not None else None
+    result[active] = codes
     return result
 
 
@@ -406,19 +280,19 @@ def _iterate_rows(codes, transition, offset, threshold, method, max_iter, tol, s
 
 
 def dictionary_objective(x, codes, dictionary, sparsity_weight, frobenius_weight: float = 0.0) -> float:
-    """The dictionary-learning objective (mean over examples, plus the Frobenius term).
-
-    .. math::
-
-        J(S, D) = \\frac1N \\sum_{i=1}^N \\Big(\\tfrac12\\lVert x_i - s_i D\\rVert_2^2
-                  + \\lambda \\lVert s_i\\rVert_1\\Big) + \\gamma \\lVert D\\rVert_F^2
-
-    See chapter *Sparse coding and sparse autoencoders*.
+    """``J(S, D) = (1/N) Σ_i (½‖x_i − s_i D‖² + λ‖s_i‖₁) + γ‖D‖²_F``, the dictionary-learning
+    objective (mean over examples, plus the Frobenius term).
     """
     gamma = nonnegative_float("frobenius_weight", frobenius_weight)
-    per_example = coding_objective(x, codes, dictionary, sparsity_weight)
     x, dictionary = _pair(x, dictionary)
-    return float(per_example.mean()) + gamma * float(dictionary.pow(2).sum())
+    codes = _codes("codes", codes, x, dictionary)
+    lam = nonnegative_float("sparsity_weight", sparsity_weight)
+    return float(_dictionary_objective(x, codes, dictionary, lam, gamma))
+
+
+def _dictionary_objective(x, codes, dictionary, lam, gamma) -> torch.Tensor:
+    """A 0-d tensor, so that the learning loop never waits for the device to report it."""
+    return _coding_objective(x, codes, dictionary, lam).mean() + gamma * dictionary.pow(2).sum()
 
 
 def _update_statistics(codes, x):
@@ -433,15 +307,15 @@ def _unit_norm_update(dictionary, gram_codes, cross, replacement):
     unit-norm atom is ``r_k/‖r_k‖``: every step can only lower ``J``.
     """
     dictionary = dictionary.clone()
+    unused = (gram_codes.diagonal() <= 0).tolist()  # one transfer, not one per atom
     for k in range(dictionary.shape[0]):
-        if gram_codes[k, k] <= 0:
+        if unused[k]:
             # An unused atom does not affect J; move it onto a data example so that it can be used.
             atom = replacement(k)
         else:
             atom = cross[k] - gram_codes[k] @ dictionary + gram_codes[k, k] * dictionary[k]
         norm = atom.norm()
-        if norm > 0:
-            dictionary[k] = atom / norm
+        dictionary[k] = torch.where(norm > 0, atom / norm.clamp_min(torch.finfo(atom.dtype).tiny), dictionary[k])
     return dictionary
 
 
@@ -454,18 +328,11 @@ def _frobenius_update(gram_codes, cross, n_examples, frobenius_weight):
 
 def update_dictionary(x, codes, dictionary, *, atom_norm: str = "unit", frobenius_weight: float = 0.0,
                       seed: int = 0) -> torch.Tensor:
-    """The dictionary step of dictionary learning: lower ``J(S, D)`` over ``D`` with the codes fixed.
+    """The dictionary step: lower ``J(S, D)`` over ``D`` with the codes fixed.
 
-    * ``atom_norm="unit"``: atoms constrained to ``‖d_k‖ = 1``; one sweep of exact block-coordinate
-      minimisation, atom by atom (unused atoms are moved onto random examples).
-    * ``atom_norm="frobenius"``: the penalty ``γ‖D‖²_F`` (``frobenius_weight = γ > 0``); the exact
-      minimiser ``D = (SᵀS + 2γN·I)⁻¹ SᵀX``.
-
-    See chapter *Sparse coding and sparse autoencoders*.
-
-    Returns
-    -------
-    torch.Tensor, shape (n_atoms, n_features)
+    ``atom_norm="unit"``: one sweep of exact block-coordinate minimisation over unit-norm atoms
+    (unused atoms are moved onto random examples). ``atom_norm="frobenius"``: the exact minimiser
+    ``D = (SᵀS + 2γN·I)⁻¹ SᵀX`` of the penalised objective (``frobenius_weight = γ > 0``).
     """
     x, dictionary = _pair(x, dictionary)
     codes = _codes("codes", codes, x, dictionary)
@@ -481,36 +348,21 @@ def _check_norm(atom_norm, frobenius_weight):
     atom_norm = _choice("atom_norm", atom_norm, _ATOM_NORMS)
     gamma = nonnegative_float("frobenius_weight", frobenius_weight)
     if atom_norm == "frobenius" and gamma == 0:
-        raise ValueError(
-            "atom_norm='frobenius' needs frobenius_weight > 0: without it the atoms can grow without bound "
-            "while the codes shrink. Pass e.g. frobenius_weight=1e-3, or use atom_norm='unit'."
-        )
+        raise ValueError("atom_norm='frobenius' needs frobenius_weight > 0 (else atoms grow while codes "
+                         "shrink): pass e.g. frobenius_weight=1e-3, or use atom_norm='unit'.")
     if atom_norm == "unit" and gamma > 0:
-        raise ValueError(
-            "frobenius_weight has no effect with unit-norm atoms (‖D‖²_F is then fixed at n_atoms); "
-            "use atom_norm='frobenius' or leave frobenius_weight at 0."
-        )
+        raise ValueError("frobenius_weight has no effect with unit-norm atoms (‖D‖²_F = n_atoms); "
+                         "use atom_norm='frobenius' or leave frobenius_weight at 0.")
     return atom_norm, gamma
 
 
 @dataclass
 class DictionaryLearningResult:
-    """What :func:`learn_dictionary` returns.
-
-    Attributes
-    ----------
-    dictionary : torch.Tensor, shape (n_atoms, n_features)
-        The learned atoms, one per row (the columns of ``W`` in the book's notation).
-    codes : torch.Tensor, shape (n_examples, n_atoms)
-        Sparse codes of the training examples under the final dictionary.
-    objective_history : list of float
-        ``n_iter + 1`` values. Full batch: ``J(S, D)`` on all examples after the initial coding
-        and after every iteration. Mini-batch: ``J`` of each iteration's batch (coded with the
-        current dictionary, before its update), then ``J`` on all examples at the end.
-    sparsity_weight, frobenius_weight : float
-    atom_norm : str
-    seconds : float
-        Wall-clock time of the whole run.
+    """What :func:`learn_dictionary` returns: the atoms (``dictionary``, one per row: the
+    columns of ``W`` in the book's notation), the training ``codes`` under them, the
+    ``objective_history`` (``n_iter + 1`` values: full batch, ``J`` after the initial coding and
+    every iteration; mini-batch, ``J`` of each batch before its update, then ``J`` on all
+    examples), the settings, and the wall-clock ``seconds``.
     """
 
     dictionary: torch.Tensor
@@ -521,17 +373,13 @@ class DictionaryLearningResult:
     frobenius_weight: float = 0.0
     seconds: float = 0.0
 
-    @property
-    def n_atoms(self) -> int:
-        return int(self.dictionary.shape[0])
-
     def reconstruct(self) -> torch.Tensor:
         """``S D``: the training examples as rebuilt from their sparse codes."""
         return self.codes @ self.dictionary
 
     def __repr__(self) -> str:
         last = f"{self.objective_history[-1]:.4f}" if self.objective_history else "-"
-        return (f"DictionaryLearningResult(n_atoms={self.n_atoms}, atom_norm={self.atom_norm!r}, "
+        return (f"DictionaryLearningResult(n_atoms={len(self.dictionary)}, atom_norm={self.atom_norm!r}, "
                 f"iterations={max(len(self.objective_history) - 1, 0)}, objective={last})")
 
 
@@ -541,60 +389,31 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
                      forget: float = 0.7) -> DictionaryLearningResult:
     """Learn a dictionary by alternating sparse coding and dictionary updates.
 
-    Minimises :func:`dictionary_objective`
-
-    .. math::
-
-        J(S, D) = \\frac1N \\sum_i \\Big(\\tfrac12\\lVert x_i - s_i D\\rVert^2 + \\lambda\\lVert s_i\\rVert_1\\Big)
-                  \\; [+\\,\\gamma\\lVert D\\rVert_F^2]
-
-    either over unit-norm atoms (``atom_norm="unit"``) or with the Frobenius penalty
-    (``atom_norm="frobenius"``, ``frobenius_weight = γ > 0``), in the spirit of Lee et al. (2007).
-    Each iteration updates ``D`` with the codes fixed (:func:`update_dictionary`), then re-codes
-    the examples with :func:`sparse_encode`, warm-started from their previous codes. In full-batch
-    mode both steps lower ``J`` (a code is only replaced when its objective went down), so the
-    objective history is non-increasing up to round-off.
-
-    With ``batch_size`` set, each iteration codes a random mini-batch and updates ``D`` from
-    running statistics ``A = Σ sᵀs``, ``B = Σ sᵀx`` that decay by ``forget`` per iteration
-    (online dictionary learning); the history then holds mini-batch objectives, which fluctuate,
-    and finally the objective of all examples under the final dictionary.
+    Minimises :func:`dictionary_objective`,
+    ``J(S, D) = (1/N) Σ_i (½‖x_i − s_i D‖² + λ‖s_i‖₁) [+ γ‖D‖²_F]``, over unit-norm atoms
+    (``atom_norm="unit"``, as Lee et al. 2007 constrain them) or with the Frobenius penalty
+    (``atom_norm="frobenius"``, ``frobenius_weight = γ > 0``). Each iteration updates ``D`` with
+    the codes fixed (:func:`update_dictionary`), then re-codes the examples with
+    :func:`sparse_encode`, warm-started. In full-batch mode both steps lower ``J`` (a code is only
+    replaced when its objective went down). With ``batch_size`` set, each iteration codes a random
+    mini-batch and updates ``D`` from running statistics ``A = Σ sᵀs``, ``B = Σ sᵀx`` that decay by
+    ``forget`` (online dictionary learning, Mairal et al. 2009); the history then holds mini-batch
+    objectives, and finally the objective of all examples.
 
     See chapter *Sparse coding and sparse autoencoders*, section *Learning the dictionary*.
 
-    Parameters
-    ----------
-    x : torch.Tensor, shape (n_examples, n_features)
-    n_atoms : int
-    sparsity_weight : float
-        ``λ ≥ 0``.
-    n_iter : int
-        Dictionary updates.
-    atom_norm : {"unit", "frobenius"}
-    frobenius_weight : float
-        ``γ``; required (> 0) for ``"frobenius"``, must stay 0 for ``"unit"``.
-    batch_size : int, optional
-        Mini-batch size; ``None`` (default) uses all examples every iteration.
-    seed : int
-        Seeds the initial atoms (random examples) and the mini-batches.
-    method, max_iter, tol :
-        Passed to :func:`sparse_encode` for every coding step.
-    init : torch.Tensor, shape (n_atoms, n_features), optional
-        Initial dictionary (default: ``n_atoms`` random examples, scaled to unit norm).
-    forget : float
-        Decay of the running statistics in mini-batch mode, in ``[0, 1)``. A short memory (the
-        default 0.7 remembers about three batches) lets atoms move away from their random
-        starting examples quickly; on 8×8 image patches 0.7 gave cleaner atoms in 200
-        iterations than 0.9 or 0.99.
-
-    Returns
-    -------
-    DictionaryLearningResult
+    ``x`` is ``(n_examples, n_features)``; ``sparsity_weight`` is ``λ ≥ 0``; ``n_iter`` counts the
+    dictionary updates; ``frobenius_weight`` (``γ``) is required (> 0) for ``"frobenius"`` and
+    must stay 0 for ``"unit"``; ``batch_size=None`` (default) uses all examples every
+    iteration; ``seed`` draws the initial atoms (random examples, unless ``init`` gives them)
+    and the mini-batches; ``method``, ``max_iter`` and ``tol`` go to every coding step;
+    ``forget`` in ``[0, 1)`` decays the running statistics (0.7 remembers about three batches,
+    so atoms leave their random starting examples quickly). Returns a
+    :class:`DictionaryLearningResult`.
 
     Examples
     --------
-    >>> x = torch.randn(200, 16)
-    >>> result = learn_dictionary(x, n_atoms=8, sparsity_weight=0.5, n_iter=5)
+    >>> result = learn_dictionary(torch.randn(200, 16), n_atoms=8, sparsity_weight=0.5, n_iter=5)
     >>> result.dictionary.shape, result.codes.shape
     (torch.Size([8, 16]), torch.Size([200, 8]))
     """
@@ -609,21 +428,19 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
     forget = nonnegative_float("forget", forget)
     if forget >= 1:
         raise ValueError(f"forget must lie in [0, 1), got {forget}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
     method = _choice("method", method, _METHODS)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
     dictionary = _initial_dictionary(x, n_atoms, init, generator)
 
     def code(rows, dictionary, previous):
-        new, new_obj = sparse_encode(x[rows], dictionary, lam, method, max_iter=max_iter, tol=tol,
-                                     init=previous, return_objective=True)
-        old_obj = coding_objective(x[rows], previous, dictionary, lam)
+        new = _sparse_encode(x[rows], dictionary, lam, method, max_iter, tol, previous)
+        new_obj = _coding_objective(x[rows], new, dictionary, lam)
+        old_obj = _coding_objective(x[rows], previous, dictionary, lam)
         # Keep a previous code where the solver (FISTA is not monotone) did not improve on it.
         return torch.where((new_obj <= old_obj)[:, None], new, previous)
 
     def objective(rows, codes, dictionary):
-        return dictionary_objective(x[rows], codes, dictionary, lam, gamma)
+        return _dictionary_objective(x[rows], codes, dictionary, lam, gamma)
 
     def replacement(k):
         return x[int(torch.randint(x.shape[0], (1,), generator=generator))]
@@ -656,6 +473,7 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
     if batch_size is not None:  # final codes of every example under the final dictionary
         codes = code(everyone, dictionary, codes)
         history.append(objective(everyone, codes, dictionary))
+    history = [float(value) for value in history]
     return DictionaryLearningResult(dictionary, codes, history, lam, atom_norm, gamma, time.perf_counter() - start)
 
 
@@ -677,211 +495,3 @@ def _initial_dictionary(x, n_atoms, init, generator):
         atoms[flat] = torch.randn(int(flat.sum()), x.shape[1], generator=generator, dtype=x.dtype).to(x.device)
         norms = atoms.norm(dim=1, keepdim=True)
     return atoms / norms
-
-
-# --------------------------------------------------------------------------- whitening
-
-
-@dataclass
-class ZCAWhitening:
-    """A fitted ZCA whitening ``x ↦ (x − μ) M`` with ``M = U (Λ + ε)^{-1/2} Uᵀ``.
-
-    ZCA flattens the power spectrum of natural images (about ``1/f²``) while staying as close
-    as possible to the original pixels, which is what Olshausen & Field's pre-filtering does.
-    """
-
-    mean: torch.Tensor
-    matrix: torch.Tensor
-    inverse_matrix: torch.Tensor
-    epsilon: float
-
-    def transform(self, x) -> torch.Tensor:
-        x = as_data_tensor("x", x, width=self.mean.shape[0])
-        return (x - self.mean.to(x)) @ self.matrix.to(x)
-
-    def inverse_transform(self, x) -> torch.Tensor:
-        x = as_data_tensor("x", x, width=self.mean.shape[0])
-        return x @ self.inverse_matrix.to(x) + self.mean.to(x)
-
-
-def zca_whitening(x, epsilon: float = 0.1) -> ZCAWhitening:
-    """Fit ZCA whitening on the rows of ``x``.
-
-    Parameters
-    ----------
-    x : torch.Tensor, shape (n_examples, n_features)
-    epsilon : float
-        Added to every eigenvalue of the covariance before the inverse square root, relative
-        to the mean eigenvalue; it keeps the noisy high-frequency directions from being
-        blown up.
-
-    Returns
-    -------
-    ZCAWhitening
-        Use ``.transform(x)``.
-
-    See chapter *Sparse coding and sparse autoencoders*.
-    """
-    x = as_data_tensor("x", x)
-    epsilon = positive_float("epsilon", epsilon)
-    data = x.double()
-    mean = data.mean(dim=0)
-    centred = data - mean
-    covariance = centred.T @ centred / max(x.shape[0] - 1, 1)
-    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
-    eigenvalues = eigenvalues.clamp_min(0) + epsilon * float(eigenvalues.clamp_min(0).mean())
-    matrix = eigenvectors @ torch.diag(eigenvalues.rsqrt()) @ eigenvectors.T
-    inverse = eigenvectors @ torch.diag(eigenvalues.sqrt()) @ eigenvectors.T
-    return ZCAWhitening(mean.to(x.dtype), matrix.to(x.dtype), inverse.to(x.dtype), epsilon)
-
-
-# --------------------------------------------------------------------------- measures of atoms
-
-
-def _atom_images(atoms, patch_shape):
-    atoms = as_data_tensor("atoms", atoms)
-    if isinstance(patch_shape, int):
-        patch_shape = (patch_shape, patch_shape)
-    patch_shape = tuple(patch_shape)
-    if len(patch_shape) == 3 and patch_shape[0] == 1:
-        patch_shape = patch_shape[1:]
-    if len(patch_shape) != 2 or math.prod(patch_shape) != atoms.shape[1]:
-        raise ValueError(
-            f"patch_shape {patch_shape} does not match atoms with {atoms.shape[1]} pixels; pass "
-            "(height, width) with height·width equal to the row length."
-        )
-    return atoms.double().reshape(atoms.shape[0], *patch_shape)
-
-
-def energy_support(atoms, energy: float = 0.8) -> torch.Tensor:
-    """How localised each atom is: the fraction of its pixels that hold ``energy`` of ``‖d‖²``.
-
-    Sort the squared entries of an atom in decreasing order and count how many are needed to
-    reach ``energy`` (e.g. 80 %) of its squared norm; divide by the number of pixels. A single
-    bright pixel gives ``1/n``; an atom spread evenly over all pixels gives about ``energy``;
-    random Gaussian atoms give about 1/3 at ``energy=0.8`` (their largest entries dominate).
-    See chapter *Sparse coding and sparse autoencoders*, section *A dictionary for natural images*.
-
-    Parameters
-    ----------
-    atoms : torch.Tensor, shape (n_atoms, n_pixels)
-    energy : float in (0, 1]
-
-    Returns
-    -------
-    torch.Tensor, shape (n_atoms,)
-        Values in ``(0, 1]``; smaller means more localised.
-    """
-    atoms = as_data_tensor("atoms", atoms).double()
-    energy = nonnegative_float("energy", energy, maximum=1.0)
-    if energy == 0:
-        raise ValueError("energy must lie in (0, 1], e.g. 0.8 for 80 % of the squared norm.")
-    power = atoms.pow(2).sort(dim=1, descending=True).values
-    total = power.sum(dim=1, keepdim=True)
-    if (total == 0).any():
-        raise ValueError("atoms contains an all-zero row; its energy support is undefined.")
-    cumulative = power.cumsum(dim=1) / total
-    # Count the entries strictly below the target, plus the one that reaches it (round-off guard).
-    needed = (cumulative < energy * (1 - 1e-12)).sum(dim=1) + 1
-    return needed.double() / atoms.shape[1]
-
-
-def orientation_coherence(atoms, patch_shape) -> torch.Tensor:
-    """How oriented each atom is: the coherence of its structure tensor, in ``[0, 1]``.
-
-    With image gradients ``(g_x, g_y)`` (2×2 finite differences at the pixel corners), the
-    structure tensor ``T = Σ [[g_x², g_x g_y], [g_x g_y, g_y²]]`` has eigenvalues
-    ``μ₁ ≥ μ₂ ≥ 0``; the coherence ``(μ₁ − μ₂)/(μ₁ + μ₂)`` is 1 when all gradients are parallel
-    (an edge or a grating) and 0 when no direction is preferred (a round blob, white noise on
-    average). See chapter *Sparse coding and sparse autoencoders*.
-
-    Parameters
-    ----------
-    atoms : torch.Tensor, shape (n_atoms, height·width)
-    patch_shape : (height, width) or int
-
-    Returns
-    -------
-    torch.Tensor, shape (n_atoms,)
-    """
-    images = _atom_images(atoms, patch_shape)
-    dx = images[:, :, 1:] - images[:, :, :-1]
-    dy = images[:, 1:, :] - images[:, :-1, :]
-    gx = 0.5 * (dx[:, 1:, :] + dx[:, :-1, :])
-    gy = 0.5 * (dy[:, :, 1:] + dy[:, :, :-1])
-    txx, tyy, txy = gx.pow(2).sum((1, 2)), gy.pow(2).sum((1, 2)), (gx * gy).sum((1, 2))
-    trace = txx + tyy
-    if (trace == 0).any():
-        raise ValueError("atoms contains a constant patch (no gradient); its orientation is undefined.")
-    return torch.sqrt((txx - tyy).pow(2) + 4 * txy.pow(2)) / trace
-
-
-# --------------------------------------------------------------------------- figure
-
-
-def sparsity_frame(x, codes, dictionary, sweep: dict, sparsity_weight: float, patch_shape, *, n_show: int = 6):
-    """One picture of sparse coding at one ``λ``: the error/sparsity trade-off, patches, one code.
-
-    The code drawn on the right is that of the shown patch with the largest norm (framed in red).
-
-    Used for the ``λ`` slider of chapter *Sparse coding and sparse autoencoders*.
-
-    Parameters
-    ----------
-    x : torch.Tensor, shape (n, h·w)
-        Patches; the first ``n_show`` are drawn.
-    codes : torch.Tensor, shape (n, n_atoms)
-        Their codes at ``sparsity_weight``.
-    dictionary : torch.Tensor, shape (n_atoms, h·w)
-    sweep : dict
-        ``{"sparsity_weight": [...], "active": [...], "error": [...]}``: mean number of non-zero
-        coefficients per patch and relative squared error for every ``λ`` of a sweep (the curve).
-    sparsity_weight : float
-        The ``λ`` of ``codes`` (circled on the curve).
-    patch_shape : (h, w)
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    x = as_data_tensor("x", x).detach().cpu()
-    codes = codes.detach().cpu()
-    reconstruction = (codes @ dictionary.detach().cpu().to(codes.dtype)).float()
-    active = float((codes != 0).sum(dim=1).float().mean())
-    error = float((x - reconstruction).pow(2).sum() / x.pow(2).sum())
-    fig = plt.figure(figsize=(10, 2.8), layout="constrained")
-    left, middle, right = fig.subfigures(1, 3, width_ratios=[1.3, 1.5, 1.2])
-    ax = left.subplots()
-    ax.plot(sweep["active"], sweep["error"], "o-", color="0.6", markersize=3)
-    ax.plot([active], [error], "o", markersize=10, markerfacecolor="none", markeredgecolor="C3", markeredgewidth=2)
-    ax.set_xlabel("non-zero coefficients per patch")
-    ax.set_ylabel("relative squared error")
-    ax.set_title(f"λ = {sparsity_weight:g}: {active:.1f} atoms, error {error:.3f}", fontsize=9)
-    lim = float(x[:n_show].abs().max())
-    axes = middle.subplots(2, n_show)
-    for i in range(n_show):
-        for row, image in enumerate((x[i], reconstruction[i])):
-            axes[row, i].imshow(image.reshape(patch_shape), cmap="gray", vmin=-lim, vmax=lim)
-            axes[row, i].set_xticks([])
-            axes[row, i].set_yticks([])
-    axes[0, 0].set_ylabel("patch", fontsize=8)
-    axes[1, 0].set_ylabel("rebuilt", fontsize=8)
-    middle.suptitle("patches and reconstructions", fontsize=9)
-    # The code of the shown patch with the most contrast (a fixed choice, the same in every frame),
-    # framed in red: flat patches may have an all-zero code at moderate λ.
-    which = int(x[:n_show].norm(dim=1).argmax())
-    for spine in axes[0, which].spines.values():
-        spine.set_edgecolor("C3")
-        spine.set_linewidth(2)
-    ax = right.subplots()
-    used = codes[which].nonzero().flatten()
-    ax.axhline(0, color="0.6", linewidth=0.8)  # every atom off the stems has a code of exactly 0
-    if len(used):
-        ax.stem(used.numpy(), codes[which, used].numpy(), markerfmt=".", basefmt=" ")
-    ax.set_xlim(-1, codes.shape[1])
-    ax.set_xlabel("atom k")
-    ax.set_ylabel("$s_k$ (framed patch)")
-    ax.set_title(f"{len(used)} non-zero coefficients", fontsize=9)
-    return fig

@@ -30,8 +30,9 @@ from torch import nn
 
 from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
 from .device import pick_device
+from .models import predict
 
-__all__ = ["History", "fit", "fit_classifier", "reconstruction_loss", "predict"]
+__all__ = ["History", "fit", "fit_classifier", "reconstruction_loss"]
 
 
 @dataclass
@@ -49,12 +50,15 @@ class History:
         Wall-clock seconds per epoch.
     val_accuracy : list of float
         Only for :func:`fit_classifier` with validation data.
+    lr : list of float
+        The learning rate at the start of each epoch (of the first parameter group).
     """
 
     train_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
     n_examples: int = 0
 
     @property
@@ -104,14 +108,67 @@ def _accepts_generator(fn) -> bool:
     return "generator" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+_OPTIMIZERS = {
+    "adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
+    "adamw": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "sgd": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+}
+DEFAULT_LR = 1e-3
+
+
 def _make_optimizer(optimizer, params, lr, weight_decay):
-    if optimizer is None or optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    if callable(optimizer):
-        return optimizer(params)
-    raise ValueError(f"optimizer must be 'adam', 'sgd' or a callable(params) -> Optimizer, got {optimizer!r}.")
+    """An optimiser from a name (with ``lr``/``weight_decay``), a factory or an instance.
+
+    A factory or an instance carries its own learning rate and weight decay, so passing ``lr``
+    or ``weight_decay`` as well would be silently ignored: that is an error instead.
+    """
+    if isinstance(optimizer, str) and optimizer.lower() in _OPTIMIZERS:
+        lr = DEFAULT_LR if lr is None else positive_float("lr", lr)
+        return _OPTIMIZERS[optimizer.lower()](params, lr, nonnegative_float("weight_decay", weight_decay))
+    if isinstance(optimizer, torch.optim.Optimizer) or (callable(optimizer) and not isinstance(optimizer, str)):
+        given = [name for name, value in (("lr", lr), ("weight_decay", weight_decay)) if value]
+        if given:
+            raise ValueError(f"{' and '.join(given)} would be ignored: the optimizer "
+                             f"{'instance' if isinstance(optimizer, torch.optim.Optimizer) else 'factory'} "
+                             "sets its own. Set them in the optimizer, or pass optimizer='adam'.")
+        opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer(params)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer.")
+        return opt
+    raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, a callable(params) -> Optimizer "
+                     f"or an Optimizer instance, got {optimizer!r}.")
+
+
+def _make_scheduler(scheduler, optimizer, interval):
+    if scheduler is None:
+        return None
+    if interval not in ("epoch", "batch"):
+        raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {interval!r}.")
+    if not callable(scheduler):
+        raise TypeError("scheduler must be a callable(optimizer) -> torch.optim.lr_scheduler.LRScheduler, "
+                        "e.g. lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs).")
+    made = scheduler(optimizer)
+    if not hasattr(made, "step"):
+        raise TypeError(f"the scheduler factory returned {type(made).__name__}, not a learning-rate scheduler.")
+    if interval == "batch" and isinstance(made, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError("ReduceLROnPlateau watches a per-epoch loss: use scheduler_interval='epoch'.")
+    return made
+
+
+@contextlib.contextmanager
+def _own_randomness(seed: int, device: torch.device):
+    """Seed torch's global RNG for the duration of training and restore the caller's state after.
+
+    Shuffling and corruption draw from fit's own generators; what cannot take a generator
+    (dropout, the VAE's sampling, one-argument corruptions) draws from the global RNG, which is
+    seeded here from ``seed`` and afterwards put back as it was. (Apple's MPS generator is not
+    restored.)
+    """
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
 
 
 def _progress_enabled(progress: bool) -> bool:
@@ -135,13 +192,19 @@ def _check_model(model, x: torch.Tensor, name: str):
 
 
 def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, device, progress,
-         evaluate=None, desc="fit") -> History:
-    """The shared loop. ``batch_loss(*batch_tensors) -> scalar``; ``evaluate() -> dict``."""
+         evaluate=None, desc="fit", scheduler=None, scheduler_interval="epoch") -> History:
+    """The shared loop. ``batch_loss(*batch_tensors) -> scalar``; ``evaluate() -> dict``.
+
+    The loop written out in plain PyTorch is in chapter *Autoencoders*, section *The training
+    loop*; this is the same loop plus the history, the scheduler and the progress bar.
+    """
     n = tensors[0].shape[0]
     history = History(n_examples=n)
     batch_size = min(batch_size, n)
     shuffle_gen = torch.Generator().manual_seed(seed)
     initial_state = copy.deepcopy(model.state_dict())
+    per_batch = scheduler is not None and scheduler_interval == "batch"
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     bar = None
     if _progress_enabled(progress):
         from tqdm.auto import tqdm
@@ -151,16 +214,18 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
         for epoch in range(epochs):
             model.train()
             start = time.perf_counter()
+            history.lr.append(float(optimizer.param_groups[0]["lr"]))
             perm = torch.randperm(n, generator=shuffle_gen).to(device)
-            shuffled = [t[perm] for t in tensors]
             total = torch.zeros((), device=device)
             for lo in range(0, n, batch_size):
-                batch = [t[lo:lo + batch_size] for t in shuffled]
-                loss = batch_loss(*batch)
+                rows = perm[lo:lo + batch_size]
+                loss = batch_loss(*(t[rows] for t in tensors))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.detach() * batch[0].shape[0]
+                if per_batch:
+                    scheduler.step()
+                total += loss.detach() * len(rows)
             epoch_loss = (total / n).item()
             _sync(device)
             history.seconds.append(time.perf_counter() - start)
@@ -174,6 +239,11 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
             if evaluate is not None:
                 for key, value in evaluate().items():
                     getattr(history, key).append(value)
+            if scheduler is not None and not per_batch:
+                if plateau:
+                    scheduler.step(history.val_loss[-1] if history.val_loss else epoch_loss)
+                else:
+                    scheduler.step()
             if bar is not None:
                 post = {"loss": f"{epoch_loss:.4f}"}
                 if history.val_loss:
@@ -187,9 +257,10 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
     return history
 
 
-def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
-        loss="mse", penalty=None, corruption=None, seed: int = 0, device=None, progress: bool = True,
-        optimizer="adam", weight_decay: float = 0.0, parameters=None, mixed_precision: bool = False) -> History:
+def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: int = 128,
+        lr: float | None = None, loss="mse", penalty=None, corruption=None, seed: int = 0, device=None,
+        progress: bool = True, optimizer="adam", scheduler=None, scheduler_interval: str = "epoch",
+        weight_decay: float = 0.0, parameters=None, mixed_precision: bool = False) -> History:
     """Train ``model`` to reconstruct ``x_train``: minimise ``L(x, g(f(x̃))) + penalty``.
 
     Parameters
@@ -199,30 +270,42 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
     x_train : torch.Tensor or ndarray, shape (n, input_dim)
     x_val : optional validation rows; their reconstruction loss is recorded each epoch.
     epochs, batch_size : int
-    lr : float
-        Learning rate of the optimiser (Adam by default).
+    lr : float, optional
+        Learning rate of a named optimiser (default ``1e-3``). An error with an optimiser
+        factory or instance, which sets its own.
     loss : {"mse", "sse", "bce"} or callable(x_hat, x)
     penalty : callable(model, x_input, z) -> scalar tensor, optional
         Added to the loss each mini-batch (see :mod:`aelib.penalties`).
     corruption : callable(x, generator=...) -> tensor, optional
         Corrupts each mini-batch afresh; the target stays the clean batch (see :mod:`aelib.corrupt`).
     seed : int
-        Seeds the shuffling and the corruption; the model's initial weights are the caller's.
+        Seeds the shuffling (fit's own generator), the corruption (another one) and whatever
+        draws from torch's global RNG during training (dropout, the VAE's sampling); the
+        caller's global RNG state is restored afterwards. The model's initial weights are the
+        caller's.
     device : str or torch.device, optional
-        Defaults to :func:`aelib.device.pick_device`.
+        Defaults to :func:`aelib.device.pick_device`. The model is moved there; ``x_train`` is
+        copied there once.
     progress : bool
         One tqdm bar per call, the loss as postfix (``AELIB_PROGRESS=0`` turns bars off).
-    optimizer : "adam", "sgd" or callable(params) -> torch.optim.Optimizer
+    optimizer : {"adam", "adamw", "sgd"}, callable(params) -> Optimizer, or Optimizer
+        A name (with ``lr`` and ``weight_decay``), a factory, or an optimiser to continue with.
+    scheduler : callable(optimizer) -> LRScheduler, optional
+        E.g. ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)``.
+        Stepped after every epoch (``ReduceLROnPlateau`` with the validation loss, else the
+        training loss), or after every mini-batch with ``scheduler_interval="batch"``.
+        ``History.lr`` records the learning rate of each epoch.
+    scheduler_interval : {"epoch", "batch"}
     weight_decay : float
     parameters : iterable of parameters, optional
         Train only these (default: all of the model's).
     mixed_precision : bool
         Run the forward pass (encoder, decoder, penalty) under ``torch.autocast`` with bfloat16 on
-        the CPU or a CUDA GPU; weights, gradients, optimiser state and the loss stay float32. On a
-        CPU with native bfloat16 (AVX-512 BF16) the training steps of the book's 784-768-30
-        autoencoder ran 1.4× faster; CPUs without it emulate bfloat16 and are slower (see
-        ``benchmarks/bench_ae_vs_pca.py``, which measures before it chooses). Validation losses
-        are computed in full precision.
+        the CPU or a CUDA GPU; weights, gradients, optimiser state and the loss stay float32. It
+        pays only where bfloat16 is native (CPUs with AVX-512 BF16 or AMX, recent GPUs); elsewhere
+        it is emulated and slower (``benchmarks/bench_ae_vs_pca.py`` measures before it chooses;
+        the appendix *How fast, how good* has the numbers). Validation losses are computed in full
+        precision.
 
     Returns
     -------
@@ -242,8 +325,6 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
         x_val = as_data_tensor("x_val", x_val, width=x_train.shape[1])
     epochs = positive_int("epochs", epochs)
     batch_size = positive_int("batch_size", batch_size)
-    lr = positive_float("lr", lr)
-    weight_decay = nonnegative_float("weight_decay", weight_decay)
     own_objective = getattr(model, "training_loss", None)
     if own_objective is not None and loss not in ("mse", None):
         raise ValueError(f"{type(model).__name__} defines its own training_loss; leave loss at its default.")
@@ -301,15 +382,18 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
 
     params = list(model.parameters() if parameters is None else parameters)
     opt = _make_optimizer(optimizer, params, lr, weight_decay)
-    if corruption is None or not _accepts_generator(corruption):
-        torch.manual_seed(seed)  # one-argument corruptions and stochastic models draw from the global RNG
-    return _run(model, (x_dev,), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed,
-                device=device, progress=progress, evaluate=evaluate if x_val is not None else None, desc="fit")
+    sched = _make_scheduler(scheduler, opt, scheduler_interval)
+    with _own_randomness(seed, device):
+        return _run(model, (x_dev,), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt,
+                    seed=seed, device=device, progress=progress, desc="fit",
+                    evaluate=evaluate if x_val is not None else None,
+                    scheduler=sched, scheduler_interval=scheduler_interval)
 
 
 def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None, epochs: int = 10,
-                   batch_size: int = 128, lr: float = 1e-3, seed: int = 0, device=None, progress: bool = True,
-                   optimizer="adam", weight_decay: float = 0.0, parameters=None) -> History:
+                   batch_size: int = 128, lr: float | None = None, seed: int = 0, device=None,
+                   progress: bool = True, optimizer="adam", scheduler=None, scheduler_interval: str = "epoch",
+                   weight_decay: float = 0.0, parameters=None) -> History:
     """Train ``model`` (outputs class logits) with cross-entropy on integer labels ``y_train``.
 
     Same loop, checks and hooks as :func:`fit`; ``History.val_loss``/``val_accuracy`` are
@@ -327,7 +411,6 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
         y_val = _labels("y_val", y_val, len(x_val))
     epochs = positive_int("epochs", epochs)
     batch_size = positive_int("batch_size", batch_size)
-    lr = positive_float("lr", lr)
     device = pick_device(device) if device is not None else pick_device()
     model.to(device)
     xs, ys = x_train.to(device), y_train.to(device)
@@ -344,11 +427,13 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
                     "val_accuracy": float((logits.argmax(1) == yv).float().mean())}
 
     params = list(model.parameters() if parameters is None else parameters)
-    opt = _make_optimizer(optimizer, params, lr, nonnegative_float("weight_decay", weight_decay))
-    torch.manual_seed(seed)
-    return _run(model, (xs, ys), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed,
-                device=device, progress=progress, evaluate=evaluate if x_val is not None else None,
-                desc="fit_classifier")
+    opt = _make_optimizer(optimizer, params, lr, weight_decay)
+    sched = _make_scheduler(scheduler, opt, scheduler_interval)
+    with _own_randomness(seed, device):
+        return _run(model, (xs, ys), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt,
+                    seed=seed, device=device, progress=progress, desc="fit_classifier",
+                    evaluate=evaluate if x_val is not None else None,
+                    scheduler=sched, scheduler_interval=scheduler_interval)
 
 
 def _labels(name, y, n) -> torch.Tensor:
@@ -362,23 +447,3 @@ def _labels(name, y, n) -> torch.Tensor:
     return y.long()
 
 
-@torch.no_grad()
-def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None) -> torch.Tensor:
-    """Apply ``fn`` (default: ``model`` itself) to ``x`` in batches, in eval mode, without gradients.
-
-    Runs where the model's parameters live (or on ``device``); the result is on the device of
-    ``x`` (a NumPy array counts as the CPU), so it can be compared with ``x`` directly.
-    """
-    x = as_data_tensor("x", x)
-    home = x.device
-    fn = model if fn is None else fn
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    try:
-        outs = [fn(x[lo:lo + batch_size].to(device)).to(home) for lo in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(outs)

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import as_data_tensor, int_sequence, nonnegative_float, positive_float, positive_int
-from .models import Autoencoder, make_activation
+from .models import Autoencoder, eval_mode, mlp
 
 __all__ = ["VAE", "ELBO", "elbo", "log_likelihood", "gaussian_kl", "LIKELIHOODS"]
 
@@ -42,14 +42,6 @@ __all__ = ["VAE", "ELBO", "elbo", "log_likelihood", "gaussian_kl", "LIKELIHOODS"
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 _LOG_2PI = math.log(2 * math.pi)
-
-
-def _mlp_body(sizes, activation) -> nn.Sequential:
-    """Linear + activation for every consecutive pair of ``sizes`` (identity when there is none)."""
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), make_activation(activation)]
-    return nn.Sequential(*layers)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -111,9 +103,9 @@ class VAE(Autoencoder):
             raise ValueError("gaussian_std applies to likelihood='gaussian' only; leave it None.")
         width = hidden_dims[-1] if hidden_dims else input_dim
         # One head for both moments: its first latent_dim outputs are μ, the rest log σ².
-        encoder = nn.Sequential(*_mlp_body((input_dim, *hidden_dims), activation), nn.Linear(width, 2 * latent_dim))
+        encoder = nn.Sequential(*mlp((input_dim, *hidden_dims), activation), nn.Linear(width, 2 * latent_dim))
         # The decoder outputs the *parameters* of p_θ(x | z): logits (Bernoulli) or means (Gaussian).
-        decoder = nn.Sequential(*_mlp_body((latent_dim, *reversed(hidden_dims)), activation),
+        decoder = nn.Sequential(*mlp((latent_dim, *reversed(hidden_dims)), activation),
                                 nn.Linear(hidden_dims[0] if hidden_dims else latent_dim, input_dim))
         super().__init__(encoder, decoder, input_dim, latent_dim)
         self.hidden_dims = hidden_dims
@@ -257,12 +249,8 @@ def _generator(seed, device):
 
 
 def _eval(model, fn):
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return fn()
-    finally:
-        model.train(was_training)
 
 
 def _check_vae(model):

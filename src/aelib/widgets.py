@@ -458,7 +458,8 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
                                  layout=widgets.Layout(width="100%", max_width="340px"))
     box.retrain_button = widgets.Button(description="Retrain", icon="refresh",
                                         tooltip="Train a new model at this value (needs a running kernel)")
-    box.status = widgets.HTML("<i>Retraining needs a running kernel.</i>")
+    # True on the static page (no kernel) and in a running notebook alike.
+    box.status = widgets.HTML("<i>Retrain works in a running notebook (Jupyter, Colab, Binder).</i>")
     box.output = widgets.Output()
 
     def on_retrain(button) -> bool:

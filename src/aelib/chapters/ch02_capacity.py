@@ -16,10 +16,37 @@ data set and its figure. Only that chapter and its tests import this module.
 - :func:`plot_direction_gains`: how much of each principal direction linear maps pass on;
 - :func:`plot_rescaling`: the objective of the sparse model along the rescaling path;
 - :func:`add_reference_curve`: PCA's curve and a flat-image level on the copy trade-off figure.
+
+Chapter helper for *Undercomplete vs overcomplete autoencoders* (02_undercomplete_overcomplete).
+
+Diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`), the toy curved
+data set and its figure. Only that chapter and its tests import this module.
+
+- :func:`capacity_diagram`: an undercomplete and an overcomplete autoencoder side by side, with
+  the copy shortcut ``z = [x; 0]`` that only the wide code allows;
+- :func:`memorisation_diagram`: a one-number code that indexes the training examples;
+- :func:`arc_points`: points near a curved one-dimensional manifold in the plane;
+- :func:`plot_curve_fits`: such points and their reconstructions by several autoencoders;
+- :func:`separate_labels`: move point labels of a plot apart where they overlap.
+
+Chapter helpers for *Undercomplete vs overcomplete autoencoders* (book/02_undercomplete_overcomplete).
+
+The chapter trains the same shallow autoencoder
+
+.. math:: \hat x = g(f(x)) = W_d\, (W_e x + b_e) + b_d, \qquad z = W_e x + b_e \in \mathbb{R}^{d_z},
+
+at many code sizes :math:`d_z` (:func:`latent_size_sweep`), compares it with PCA of the same
+rank, and probes whether a model has learned the data or merely copies its input by feeding it
+images that do not come from the data (:func:`off_data_probes`,
+:func:`aelib.metrics.reconstruction_r2`). :func:`identity_autoencoder` builds, by hand, the
+trivial solution that an overcomplete code (:math:`d_z \ge d_x`) makes possible: a perfect copier.
 """
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,14 +55,14 @@ from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 from torch import nn
 
-from ..capacity import reconstruction_r2
-from ..models import Autoencoder
+from .._checks import as_data_tensor, int_sequence, positive_float, positive_int
+from ..device import pick_device
+from ..metrics import pca, per_example_error, reconstruction_r2
+from ..models import Autoencoder, MLPAutoencoder
+from ..train import fit, predict
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
-__all__ = ["capacity_diagram", "memorisation_diagram", "arc_points", "plot_curve_fits",
-           "separate_labels", "affine_autoencoder", "probe_r2_own_mean",
-           "label_column_groups", "plot_direction_gains", "plot_rescaling",
-           "add_reference_curve"]
+__all__ = ["capacity_diagram", "memorisation_diagram", "arc_points", "plot_curve_fits", "separate_labels", "affine_autoencoder", "probe_r2_own_mean", "label_column_groups", "plot_direction_gains", "plot_rescaling", "add_reference_curve"]
 
 
 def _autoencoder_sketch(ax, left: float, code_height: float, *, input_height: float = 2.4,
@@ -186,7 +213,7 @@ def separate_labels(ax):
     """Move annotations of ``ax`` that overlap an earlier one, or a lone marker, to a free spot.
 
     Point labels placed at a fixed offset (e.g. the code sizes along the line of
-    :func:`aelib.capacity.plot_copy_tradeoff`) collide where two points lie close together, or
+    :func:`plot_copy_tradeoff`) collide where two points lie close together, or
     hide under a marker drawn later (a line with a single point). Each annotation, in drawing
     order, keeps its place if it is free; otherwise it tries a few offsets (in points) around
     its point. Returns the number of labels moved.
@@ -247,7 +274,7 @@ def probe_r2_own_mean(models: dict, probes: dict) -> dict:
     The usual fraction of variance explained: ``R² = 1 − Σ‖x_i − x̂_i‖² / Σ‖x_i − m‖²`` with
     ``m`` the average image *of that probe set* (not of the training data), so that ``R² = 0`` is
     what answering every input with the set's flat average image scores. Compare
-    :func:`aelib.capacity.probe_r2`, which measures against the average training image.
+    :func:`probe_r2`, which measures against the average training image.
     """
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict (label → model).")
@@ -375,7 +402,7 @@ def add_reference_curve(ax, r2_by_rank: dict, *, flat_level=None, real="real ima
                         probe="uniform noise", label="PCA of rank $k$"):
     """Add PCA's curve (``{rank: {probe: R²}}``) and a flat-image level to a trade-off plot.
 
-    For :func:`aelib.capacity.plot_copy_tradeoff`: the curve is drawn dashed through the points
+    For :func:`plot_copy_tradeoff`: the curve is drawn dashed through the points
     of every rank; ``flat_level``, if given, is the probe R² of answering every probe input with
     the probe set's flat average image, drawn as a horizontal dotted line. The legend is redrawn.
     """
@@ -390,3 +417,338 @@ def add_reference_curve(ax, r2_by_rank: dict, *, flat_level=None, real="real ima
                    label="flat average image of the probe")
     ax.legend(fontsize=7, loc="upper left")
     return ax
+
+
+def shallow_autoencoder(input_dim: int, latent_dim: int, *, latent_activation=None, output=None) -> MLPAutoencoder:
+    """The chapter's model: one encoder layer and one decoder layer, nothing else.
+
+    ``z = W_e x + b_e`` (or ``relu(·)`` with ``latent_activation="relu"``), ``x̂ = W_d z + b_d``
+    (or ``σ(·)`` with ``output="sigmoid"``). With no hidden layer, ``latent_dim`` alone sets the
+    capacity: undercomplete for ``latent_dim < input_dim``, overcomplete otherwise. With the
+    defaults the model is linear, so PCA of rank ``latent_dim`` is the best it can possibly do
+    (Baldi & Hornik, 1989), and for ``latent_dim ≥ input_dim`` the identity is within reach.
+    A sigmoid output would hide that: it cannot copy pixels that are always 0 in the data.
+    """
+    return MLPAutoencoder(input_dim, (), latent_dim, latent_activation=latent_activation, output=output)
+
+
+def identity_autoencoder(input_dim: int, latent_dim: int) -> Autoencoder:
+    """A hand-built autoencoder that copies its input exactly: ``x̂ = x`` for every ``x``.
+
+    The encoder writes ``x`` into the first ``input_dim`` code units, ``z = [x; 0]``, and the
+    decoder reads them back, ``x̂ = [I 0] z``; no non-linearities. It reaches the smallest
+    possible reconstruction error on *any* data set while learning nothing about it — the
+    trivial solution that only an overcomplete code (``latent_dim ≥ input_dim``) allows.
+
+    Raises
+    ------
+    ValueError
+        If ``latent_dim < input_dim``: an undercomplete code cannot hold a copy.
+
+    Examples
+    --------
+    >>> copier = identity_autoencoder(4, 6)
+    >>> x = torch.rand(3, 4)
+    >>> bool(torch.equal(copier(x), x))
+    True
+    """
+    input_dim = positive_int("input_dim", input_dim)
+    latent_dim = positive_int("latent_dim", latent_dim)
+    if latent_dim < input_dim:
+        raise ValueError(
+            f"latent_dim={latent_dim} < input_dim={input_dim}: an undercomplete code cannot copy its "
+            "input; use latent_dim ≥ input_dim."
+        )
+    encoder = nn.Linear(input_dim, latent_dim)
+    decoder = nn.Linear(latent_dim, input_dim)
+    with torch.no_grad():
+        encoder.weight.copy_(torch.eye(latent_dim, input_dim))
+        decoder.weight.copy_(torch.eye(input_dim, latent_dim))
+        encoder.bias.zero_()
+        decoder.bias.zero_()
+    return Autoencoder(encoder, decoder, input_dim, latent_dim)
+
+
+@dataclass
+class LatentSweep:
+    """Reconstruction errors of autoencoders and PCA at several code sizes.
+
+    Errors are :func:`aelib.metrics.reconstruction_error` values: mean over images of the
+    per-image sum of squared pixel errors. PCA entries are ``nan`` where the rank would exceed
+    ``min(n_train, input_dim)``.
+    """
+
+    latent_dims: list = field(default_factory=list)
+    ae_train_error: list = field(default_factory=list)
+    ae_test_error: list = field(default_factory=list)
+    pca_train_error: list = field(default_factory=list)
+    pca_test_error: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    input_dim: int = 0
+    models: dict = field(default_factory=dict, repr=False)
+    pca_reconstructions: dict = field(default_factory=dict, repr=False)
+
+    def row(self, latent_dim: int) -> dict:
+        """The entries for one code size, as a dict."""
+        if latent_dim not in self.latent_dims:
+            raise ValueError(f"latent_dim={latent_dim!r} was not swept; choose one of {self.latent_dims}.")
+        i = self.latent_dims.index(latent_dim)
+        return {"latent_dim": latent_dim, "ae_train_error": self.ae_train_error[i],
+                "ae_test_error": self.ae_test_error[i], "pca_train_error": self.pca_train_error[i],
+                "pca_test_error": self.pca_test_error[i], "seconds": self.seconds[i]}
+
+    def rows(self) -> list:
+        return [self.row(k) for k in self.latent_dims]
+
+    def table(self, digits: int = 2) -> str:
+        """A plain-text table (no timings, so that it is reproducible)."""
+        head = f"{'latent size':>11}  {'AE train':>9}  {'AE test':>9}  {'PCA train':>9}  {'PCA test':>9}"
+        lines = [head, "-" * len(head)]
+        for r in self.rows():
+            cells = [r["ae_train_error"], r["ae_test_error"], r["pca_train_error"], r["pca_test_error"]]
+            text = ["—" if math.isnan(c) else f"{c:.{digits}f}" for c in cells]
+            lines.append(f"{r['latent_dim']:>11}  " + "  ".join(f"{t:>9}" for t in text))
+        return "\n".join(lines)
+
+
+def latent_size_sweep(x_train, x_test, latent_dims, *, make_model: Callable | None = None, epochs: int = 5,
+                      batch_size=64, lr=2e-3, seed: int = 0, device=None, progress: bool = False,
+                      n_show: int = 6) -> LatentSweep:
+    """Train one autoencoder per code size and measure train/test error beside PCA of that rank.
+
+    Parameters
+    ----------
+    x_train, x_test : tensor (n, d_x)
+    latent_dims : sequence of int
+        Code sizes ``d_z`` to try, e.g. ``(2, 8, 32, 128, 512, 1024)``.
+    make_model : callable(input_dim, latent_dim) -> Autoencoder, optional
+        Default :func:`shallow_autoencoder`. The seed is reset before each model is built.
+    lr : float or callable(latent_dim) -> float
+        Adam's learning rate, the same for every size or chosen per size.
+    batch_size : int or callable(latent_dim) -> int
+        Mini-batch size, the same for every size or chosen per size.
+    epochs, seed, device, progress
+        Passed to :func:`aelib.train.fit`.
+    n_show : int
+        Also keep the PCA reconstructions of the first ``n_show`` test images (for figures).
+
+    Returns
+    -------
+    LatentSweep
+        The errors, the trained models (``.models[d_z]``) and PCA reconstructions.
+
+    Notes
+    -----
+    PCA of every rank comes from one SVD of ``x_train``: the top-``k`` principal directions
+    are the first ``k`` of the top-``K`` ones, so the sweep factorises the data only once.
+    """
+    x_train = as_data_tensor("x_train", x_train)
+    x_test = as_data_tensor("x_test", x_test, width=x_train.shape[1])
+    latent_dims = int_sequence("latent_dims", latent_dims, allow_empty=False)
+    if len(set(latent_dims)) != len(latent_dims):
+        raise ValueError(f"latent_dims has repeated sizes {latent_dims}; give each size once.")
+    make_model = shallow_autoencoder if make_model is None else make_model
+    if not callable(make_model):
+        raise TypeError("make_model must be a callable(input_dim, latent_dim) -> Autoencoder.")
+    n_show = positive_int("n_show", n_show)
+    learning_rate = lr if callable(lr) else (lambda _, value=positive_float("lr", lr): value)
+    batch = batch_size if callable(batch_size) else (lambda _, value=positive_int("batch_size", batch_size): value)
+    device = pick_device(device) if device is not None else pick_device()
+    input_dim = x_train.shape[1]
+
+    max_rank = min(x_train.shape)
+    pca_ranks = [k for k in latent_dims if k <= max_rank]
+    mean, components, _ = pca(x_train, max(pca_ranks)) if pca_ranks else (None, None, None)
+
+    def pca_errors(k):
+        if k > max_rank:
+            return float("nan"), float("nan"), None
+        basis = components[:k]
+        recon = [(x - mean) @ basis.T @ basis + mean for x in (x_train, x_test)]
+        errs = [float(per_example_error(r, x).mean()) for r, x in zip(recon, (x_train, x_test))]
+        return errs[0], errs[1], recon[1][:n_show]
+
+    sweep = LatentSweep(input_dim=input_dim)
+    for k in latent_dims:
+        with torch.random.fork_rng(devices=[]):  # the same initial weights for every run
+            torch.manual_seed(seed)
+            model = make_model(input_dim, k)
+        start = time.perf_counter()
+        fit(model, x_train, epochs=epochs, batch_size=batch(k), lr=learning_rate(k), seed=seed, device=device,
+            progress=progress)
+        sweep.seconds.append(time.perf_counter() - start)
+        sweep.latent_dims.append(k)
+        sweep.ae_train_error.append(_error(model, x_train))
+        sweep.ae_test_error.append(_error(model, x_test))
+        pca_train, pca_test, pca_show = pca_errors(k)
+        sweep.pca_train_error.append(pca_train)
+        sweep.pca_test_error.append(pca_test)
+        sweep.models[k] = model
+        if pca_show is not None:
+            sweep.pca_reconstructions[k] = pca_show
+    return sweep
+
+
+def _error(model, x) -> float:
+    return float(per_example_error(predict(model, x), x).mean())
+
+
+def off_data_probes(x, n: int | None = None, seed: int = 0) -> dict:
+    """Images that do not come from the data, to test whether a model copies or has learned.
+
+    Returns ``{"real images": x[:n], "uniform noise": U(0, 1) pixels, "shuffled pixels": each
+    image of x[:n] with its pixels in a random order}``. Shuffled images have exactly the
+    pixel values (and brightness) of real ones, but none of their spatial structure.
+    """
+    x = as_data_tensor("x", x)
+    n = len(x) if n is None else positive_int("n", n)
+    if n > len(x):
+        raise ValueError(f"n={n} exceeds the {len(x)} rows of x.")
+    generator = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
+    real = x[:n].cpu()
+    noise = torch.rand(real.shape, generator=generator)
+    order = torch.argsort(torch.rand(real.shape, generator=generator), dim=1)
+    return {"real images": real, "uniform noise": noise, "shuffled pixels": torch.gather(real, 1, order)}
+
+
+def plot_error_curve(sweep: LatentSweep, *, ax=None, marker_at: int | None = None, title=None):
+    """Reconstruction error against code size (log-log): AE train/test and PCA test.
+
+    A dotted vertical line marks ``d_z = d_x`` (undercomplete to its left, overcomplete to its
+    right); ``marker_at`` circles one code size (the slider's choice).
+    """
+    if not isinstance(sweep, LatentSweep):
+        raise TypeError(f"sweep must be a LatentSweep, got {type(sweep).__name__}.")
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    dims = np.asarray(sweep.latent_dims)
+    ax.plot(dims, sweep.ae_train_error, "o-", color="C0", ms=3, label="AE train")
+    ax.plot(dims, sweep.ae_test_error, "s--", color="C0", ms=3, label="AE test")
+    ax.plot(dims, sweep.pca_test_error, "^-", color="C1", ms=3, label="PCA test")
+    ax.axvline(sweep.input_dim, color="grey", ls=":", lw=1)
+    ax.text(sweep.input_dim, 0.97, " $d_z = d_x$", transform=ax.get_xaxis_transform(), fontsize=7,
+            color="grey", va="top")
+    if marker_at is not None:
+        k = marker_at
+        if k in sweep.latent_dims:
+            y = sweep.ae_test_error[sweep.latent_dims.index(k)]
+        else:
+            raise ValueError(f"marker_at={k!r} is not a swept size {sweep.latent_dims}.")
+        ax.plot([k], [y], "o", ms=11, mfc="none", mec="C3", mew=2, label=f"$d_z$ = {k}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("latent size $d_z$")
+    ax.set_ylabel("reconstruction error (SSE per image)")
+    ax.set_title(title or "Error against code size")
+    ax.legend(fontsize=7, loc="lower left")
+    if fig is not None:
+        fig.tight_layout()
+    return fig if fig is not None else ax.figure
+
+
+def bottleneck_frame(sweep: LatentSweep, latent_dim: int, x_show, image_shape, *, model=None, n: int = 5,
+                     error: float | None = None, figsize=(7.2, 2.5)):
+    """One slider frame: test images and their reconstructions at ``latent_dim``, beside the error curve.
+
+    ``model`` defaults to the swept model of that size; pass a freshly trained one to show a size
+    that was not swept: a star marks its ``error`` (default: its error on the shown images).
+    The default ``figsize`` keeps a frame near 40 kB as PNG, so a ten-frame slider stays small.
+    """
+    if not isinstance(sweep, LatentSweep):
+        raise TypeError(f"sweep must be a LatentSweep, got {type(sweep).__name__}.")
+    latent_dim = positive_int("latent_dim", latent_dim)
+    if model is None:
+        if latent_dim not in sweep.models:
+            raise ValueError(f"no model of latent size {latent_dim} in the sweep; pass model=... or one of "
+                             f"{sweep.latent_dims}.")
+        model = sweep.models[latent_dim]
+    x_show = as_data_tensor("x_show", x_show, width=sweep.input_dim)[:n]
+    n = len(x_show)
+    recon = predict(model, x_show)
+    rows = [("original", x_show), (f"AE, $d_z$={latent_dim}", recon)]
+    if latent_dim in sweep.pca_reconstructions:
+        rows.append((f"PCA, k={latent_dim}", sweep.pca_reconstructions[latent_dim][:n]))
+    c, h, w = image_shape
+    fig = plt.figure(figsize=figsize)
+    grid = fig.add_gridspec(len(rows), n + 1, width_ratios=[1] * n + [n * 0.95], wspace=0.05, hspace=0.08)
+    for r, (row_name, images) in enumerate(rows):
+        images = images.detach().cpu().numpy().reshape(len(images), c, h, w)
+        for j in range(n):
+            ax = fig.add_subplot(grid[r, j])
+            ax.imshow(np.clip(images[j, 0], 0, 1), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(row_name, fontsize=7, rotation=0, ha="right", va="center")
+    curve = fig.add_subplot(grid[:, n])
+    swept = latent_dim in sweep.latent_dims
+    plot_error_curve(sweep, ax=curve, marker_at=latent_dim if swept else None, title=f"$d_z$ = {latent_dim}")
+    if not swept:
+        if error is None:
+            error = float(per_example_error(recon, x_show).mean())
+        curve.plot([latent_dim], [error], "*", ms=12, color="C3", label=f"retrained, $d_z$={latent_dim}")
+        curve.legend(fontsize=7, loc="lower left")
+    curve.yaxis.set_label_position("right")
+    curve.yaxis.tick_right()
+    fig.subplots_adjust(left=0.1, right=0.92, top=0.9, bottom=0.16)
+    return fig
+
+
+def probe_r2(models: dict, probes: dict, reference_mean) -> dict:
+    """:func:`reconstruction_r2` of every model on every probe set.
+
+    Parameters
+    ----------
+    models : dict
+        Label → model, e.g. ``{"d_z = 32": narrow, "d_z = 1024": wide}``.
+    probes : dict
+        Name → inputs, e.g. from :func:`off_data_probes`.
+    reference_mean : tensor (d_x,)
+        The average training image.
+
+    Returns
+    -------
+    dict
+        ``table[label][probe_name]`` = R².
+    """
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict (label → model).")
+    if not isinstance(probes, dict) or not probes:
+        raise ValueError("probes must be a non-empty dict (name → inputs), e.g. off_data_probes(x_test).")
+    return {label: {name: reconstruction_r2(model, x, reference_mean) for name, x in probes.items()}
+            for label, model in models.items()}
+
+
+def plot_copy_tradeoff(sweep_r2: dict, others: dict | None = None, *, real="real images", probe="uniform noise",
+                       ax=None):
+    """How much of real images versus of off-data inputs each model reproduces.
+
+    ``sweep_r2`` maps code sizes to R² dicts (from :func:`probe_r2`) and is drawn as a line
+    labelled with ``d_z``; ``others`` (label → R² dict) are single points, e.g. the hand-built
+    copier and regularised models. The diagonal is where a model treats both alike: a copier
+    sits at (1, 1); a model that has learned the data lies far below the diagonal.
+    """
+    if not sweep_r2:
+        raise ValueError("sweep_r2 is empty; pass {latent_dim: {probe: R²}} from probe_r2.")
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    sizes = sorted(sweep_r2)
+    xs = [sweep_r2[k][real] for k in sizes]
+    ys = [sweep_r2[k][probe] for k in sizes]
+    ax.plot(xs, ys, "o-", color="C0", ms=4, label="no regulariser, $d_z$ as marked")
+    for k, x, y in zip(sizes, xs, ys):
+        ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(-4, 5), fontsize=7, ha="right")
+    markers = "*PDXv^<>"
+    for i, (name, r2) in enumerate((others or {}).items()):
+        ax.plot([r2[real]], [r2[probe]], markers[i % len(markers)], ms=10, color=f"C{i + 1}", label=name)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel(f"$R^2$ on {real}")
+    ax.set_ylabel(f"$R^2$ on {probe}")
+    ax.set_title("Reconstructing the data vs copying anything")
+    ax.legend(fontsize=7, loc="upper left")
+    if fig is not None:
+        fig.tight_layout()
+    return fig if fig is not None else ax.figure
