@@ -1,45 +1,19 @@
-"""Chapter helper for *Undercomplete vs overcomplete autoencoders* (02_undercomplete_overcomplete).
+r"""Chapter helpers for *Undercomplete vs overcomplete autoencoders* (book/02_undercomplete_overcomplete).
 
-Diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`), the toy curved
-data set and its figure. Only that chapter and its tests import this module.
+Only that chapter and its tests import this module.
 
-- :func:`capacity_diagram`: an undercomplete and an overcomplete autoencoder side by side, with
-  the copy shortcut ``z = [x; 0]`` that only the wide code allows;
-- :func:`memorisation_diagram`: a one-number code that indexes the training examples;
-- :func:`arc_points`: points near a curved one-dimensional manifold in the plane;
-- :func:`plot_curve_fits`: such points and their reconstructions by several autoencoders;
-- :func:`separate_labels`: move point labels of a plot apart where they overlap;
-- :func:`affine_autoencoder`: a fixed linear map ``x̂ = x̄ + P (x − x̄)`` as an autoencoder (PCA
-  of rank ``k``, the optimum of a linear model trained on noisy inputs);
-- :func:`probe_r2_own_mean`: R² of every model on every probe set, against the set's own mean;
-- :func:`label_column_groups`: name groups of columns above an image grid;
-- :func:`plot_direction_gains`: how much of each principal direction linear maps pass on;
-- :func:`plot_rescaling`: the objective of the sparse model along the rescaling path;
-- :func:`add_reference_curve`: PCA's curve and a flat-image level on the copy trade-off figure.
-
-Chapter helper for *Undercomplete vs overcomplete autoencoders* (02_undercomplete_overcomplete).
-
-Diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`), the toy curved
-data set and its figure. Only that chapter and its tests import this module.
-
-- :func:`capacity_diagram`: an undercomplete and an overcomplete autoencoder side by side, with
-  the copy shortcut ``z = [x; 0]`` that only the wide code allows;
-- :func:`memorisation_diagram`: a one-number code that indexes the training examples;
-- :func:`arc_points`: points near a curved one-dimensional manifold in the plane;
-- :func:`plot_curve_fits`: such points and their reconstructions by several autoencoders;
-- :func:`separate_labels`: move point labels of a plot apart where they overlap.
-
-Chapter helpers for *Undercomplete vs overcomplete autoencoders* (book/02_undercomplete_overcomplete).
-
-The chapter trains the same shallow autoencoder
-
-.. math:: \hat x = g(f(x)) = W_d\, (W_e x + b_e) + b_d, \qquad z = W_e x + b_e \in \mathbb{R}^{d_z},
-
-at many code sizes :math:`d_z` (:func:`latent_size_sweep`), compares it with PCA of the same
-rank, and probes whether a model has learned the data or merely copies its input by feeding it
-images that do not come from the data (:func:`off_data_probes`,
-:func:`aelib.metrics.reconstruction_r2`). :func:`identity_autoencoder` builds, by hand, the
-trivial solution that an overcomplete code (:math:`d_z \ge d_x`) makes possible: a perfect copier.
+- Diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`):
+  :func:`capacity_diagram` (narrow and wide codes, with the copy shortcut ``z = [x; 0]``) and
+  :func:`memorisation_diagram` (a one-number code that indexes the training examples).
+- The toy curve: :func:`arc_points`, :func:`plot_curve_fits`.
+- The code-size sweep: :func:`shallow_autoencoder`, :func:`latent_size_sweep` (the same shallow
+  autoencoder, :math:`\hat x = W_d (W_e x + b_e) + b_d`, at many code sizes :math:`d_z`, beside PCA
+  of the same rank), :func:`plot_error_curve`, :func:`bottleneck_frame` (the slider's frame).
+- Copy or learn: :func:`identity_autoencoder` (the perfect copier an overcomplete code allows),
+  :func:`affine_autoencoder`, :func:`off_data_probes`, :func:`probe_r2`,
+  :func:`probe_r2_own_mean`, :func:`plot_copy_tradeoff`, :func:`add_reference_curve`,
+  :func:`plot_direction_gains`, :func:`plot_rescaling`, :func:`label_column_groups`,
+  :func:`separate_labels`.
 """
 from __future__ import annotations
 

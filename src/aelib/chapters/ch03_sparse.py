@@ -1,25 +1,14 @@
-"""Figures that only chapter 3, *Sparse coding and sparse autoencoders*, draws.
+r"""Chapter helpers for *Sparse coding and sparse autoencoders* (book/03_sparse).
 
 Schematic diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`), the
-picture of the unit balls of the Lp norms, and two plots of the autoencoders' codes: the
-distribution of the code values (exact zeros and overflow in bars of their own) and how often
-each code unit is used. The labels use the chapter's notation: an example
-:math:`x \in \mathbb{R}^{d_x}`, its code :math:`s \in \mathbb{R}^{d_z}`, the dictionary
-:math:`W \in \mathbb{R}^{d_x \times d_z}` with one atom :math:`w_k` per column (stored in code
-as ``D = Wᵀ``, one atom per row), and for the autoencoder an encoder :math:`V`, a code
-:math:`z` and a decoder :math:`W`.
-
-Figures that only chapter 3, *Sparse coding and sparse autoencoders*, draws.
-
-Schematic diagrams (drawn with the shared primitives of :mod:`aelib.chapters._diagram`) and the
-picture of the unit balls of the Lp norms. The labels use the chapter's notation: an example
-:math:`x \in \mathbb{R}^{d_x}`, its code :math:`s \in \mathbb{R}^{d_z}`, the dictionary
-:math:`W \in \mathbb{R}^{d_x    imes d_z}` with one atom :math:`w_k` per column (stored in code
-as ``D = Wᵀ``, one atom per row), and for the autoencoder an encoder :math:`V`, a code
-:math:`z` and a decoder :math:`W`.
-
-Chapter helpers for *Sparse coding and sparse autoencoders* (book/03_sparse): measures of how
-localised and oriented dictionary atoms are, and the frame of the λ slider. The solvers are
+unit balls of the Lp norms, two plots of the autoencoders' codes (the distribution of the code
+values, with exact zeros and overflow in bars of their own, and how often each unit is used),
+measures of how localised and oriented dictionary atoms are (:func:`energy_support`,
+:func:`orientation_coherence`) and the frame of the λ slider (:func:`sparsity_frame`). The
+labels use the chapter's notation: an example :math:`x \in \mathbb{R}^{d_x}`, its code
+:math:`s \in \mathbb{R}^{d_z}`, the dictionary :math:`W \in \mathbb{R}^{d_x \times d_z}` with
+one atom :math:`w_k` per column (stored in code as ``D = Wᵀ``, one atom per row), and for the
+autoencoder an encoder :math:`V`, a code :math:`z` and a decoder :math:`W`. The solvers are
 :mod:`aelib.sparse`.
 """
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Helpers of chapter *Denoising autoencoders* (``book/04_denoising.ipynb``) alone.
+r"""Chapter helpers for *Denoising autoencoders* (book/04_denoising).
 
-Two schematic diagrams (the denoising path and the manifold picture) and the patch masking of
-the chapter's masked-autoencoder demo. The chapter's training, corruptions and measurements use
-the core: :func:`aelib.train.fit`, :mod:`aelib.corrupt`, the helpers below.
-
-Chapter helpers for *Denoising autoencoders* (book/04_denoising): the blur baseline, PSNR
-tables, filter locality measures and inpainting scores. The training itself is
+Two schematic diagrams (the denoising path and the manifold picture), the patch masking of the
+masked-autoencoder demo, and what the chapter measures: the Gaussian-blur baseline, PSNR tables,
+filter locality and roughness, and inpainting scores. The training itself is
 :func:`aelib.train.fit` with a ``corruption`` from :mod:`aelib.corrupt`.
 """
 from __future__ import annotations

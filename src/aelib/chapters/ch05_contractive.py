@@ -1,19 +1,8 @@
-"""Helpers of chapter *Contractive autoencoders* (``book/05_contractive.ipynb``) alone.
+r"""Chapter helpers for *Contractive autoencoders* (book/05_contractive).
 
-Three schematic diagrams: the contractive objective, the contraction of input space around
-the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapter's training,
-penalties and measurements use the core: :func:`aelib.train.fit`,
-:func:`aelib.penalties.contractive`, the helpers below.
-
-Helpers of chapter *Contractive autoencoders* (``book/05_contractive.ipynb``) alone.
-
-Three schematic diagrams: the contractive objective, the contraction of input space around
-the data manifold, and the three ways to compute ``‖J_f(x)‖²_F``. The chapter's training,
-penalties and measurements use the core: :func:`aelib.train.fit`,
-:func:`aelib.penalties.contractive`, the helpers below.
-
-Chapter helpers for *Contractive autoencoders* (book/05_contractive): Jacobian spectra,
-tangent directions and how far codes move under small input changes. The penalty itself is
+Three schematic diagrams (the objective, the manifold picture, the three ways to compute the
+penalty) and what the chapter measures: Jacobian spectra, tangent directions, how far codes move
+under small input changes, and the second-order expansion of the denoising loss. The penalty is
 :func:`aelib.penalties.contractive`; the Jacobians come from :mod:`aelib.jacobian`.
 """
 from __future__ import annotations

@@ -1,18 +1,9 @@
-"""Helpers of chapter *Pretraining deep networks with autoencoders* (``book/07_pretraining.ipynb``).
+r"""Chapter helpers for *Pretraining deep networks with autoencoders* (book/07_pretraining).
 
-Three schematic diagrams: greedy layer-wise stacking, the two fine-tuning steps, and end-to-end
-pretraining; and :func:`rescaled_like`, the weight-scale control of the gradient measurement. The chapter's training and measurements use the core (:mod:`aelib.pretrain`,
-:func:`aelib.train.fit`, :func:`aelib.train.fit_classifier`).
-
-Helpers of chapter *Pretraining deep networks with autoencoders* (``book/07_pretraining.ipynb``).
-
-Three schematic diagrams: greedy layer-wise stacking, the two fine-tuning steps, and end-to-end
-pretraining. The chapter's training and measurements use the core (:mod:`aelib.pretrain`,
-:func:`aelib.train.fit`, :func:`aelib.train.fit_classifier`).
-
-Chapter helpers for *Pretraining deep networks with autoencoders* (book/07_pretraining): the
-few-label experiment harness (labelled subsets, repeated fine-tuning, linear probes, summaries)
-and the gradient-size diagnostic. The pretraining itself is :mod:`aelib.pretrain`.
+Diagrams of greedy stacking, the two fine-tuning stages and end-to-end pretraining; the
+weight-scale control of the gradient measurement (:func:`rescaled_like`); and the few-label
+experiment harness (labelled subsets, repeated fine-tuning, linear probes, summaries) with the
+gradient-size diagnostic. The pretraining itself is :mod:`aelib.pretrain`.
 """
 from __future__ import annotations
 
