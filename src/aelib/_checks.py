@@ -84,7 +84,7 @@ def as_data_tensor(name: str, x, width: int | None = None, allow_empty: bool = F
         )
     # One reduction finds any NaN or inf (they propagate through a sum) without allocating a mask;
     # only a non-finite sum (which finite values can also produce, by overflow) is looked into.
-    if not torch.isfinite(x.sum(dtype=torch.float64)):
+    if not torch.isfinite(x.sum()):
         bad = int((~torch.isfinite(x)).sum())
         if bad:
             raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them first.")
