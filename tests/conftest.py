@@ -51,3 +51,12 @@ def server():
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test starts without the figures an earlier one left open."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

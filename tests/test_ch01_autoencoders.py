@@ -1,6 +1,5 @@
 """The diagrams and the basis plot of chapter *Autoencoders* (aelib.chapters.ch01_autoencoders)."""
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -10,12 +9,6 @@ from aelib.chapters import ch01_autoencoders as ch01
 
 def _texts(fig) -> str:
     return " | ".join(t.get_text() for ax in fig.axes for t in ax.texts)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _check_opaque_white(fig):

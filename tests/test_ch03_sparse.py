@@ -7,7 +7,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -19,12 +18,6 @@ def _texts(fig) -> str:
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     texts += [ax.get_title() for ax in fig.axes]
     return "\n".join(texts)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_diagrams_are_the_figures_without_data():

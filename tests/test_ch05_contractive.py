@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -17,12 +16,6 @@ from aelib.chapters import ch05_contractive  # noqa: E402
 
 def _texts(fig) -> str:
     return "\n".join(t.get_text() for ax in fig.axes for t in ax.texts)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.mark.parametrize("name", ch05_contractive.__all__)
