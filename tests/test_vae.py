@@ -258,7 +258,7 @@ def test_validation_errors():
         vae.log_likelihood(model, x, 0)
     with pytest.raises(ValueError, match="n_samples"):
         vae.elbo(model, x, n_samples=0)
-    with pytest.raises(ValueError, match="expects 4"):
+    with pytest.raises(ValueError, match="expects input_dim=4"):
         vae.elbo(model, torch.rand(5, 3))
     with pytest.raises(ValueError, match="2-D"):
         vae.log_likelihood(model, torch.rand(4), 2)

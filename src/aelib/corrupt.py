@@ -20,30 +20,14 @@ in place.
 from __future__ import annotations
 
 import math
-import numbers
-
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import torch
 
-from ._checks import nonnegative_float, positive_int, probability
+from ._checks import image_dims, instance_of, nonnegative_float, positive_int, probability, real, same_shape
 
 __all__ = ["Corruption", "gaussian", "masking", "salt_and_pepper", "block", "block_mask"]
-
-
-def _check_input(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}.")
-    if not torch.is_floating_point(x):
-        raise TypeError(f"x has dtype {x.dtype}; corrupt float images (e.g. x.float() / 255).")
-    return x
-
-
-def _check_generator(generator):
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
-    return generator
 
 
 def _uniform(x: torch.Tensor, generator, shape=None) -> torch.Tensor:
@@ -78,8 +62,9 @@ class Corruption:
     name: ClassVar[str] = "corruption"
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = _check_input(x)
-        generator = _check_generator(generator)
+        instance_of("generator", generator, torch.Generator, optional=True)
+        if not torch.is_floating_point(instance_of("x", x, torch.Tensor, "a torch.Tensor")):
+            raise TypeError(f"x has dtype {x.dtype}; corrupt float images (e.g. x.float() / 255).")
         return self._apply(x, generator)
 
     def _apply(self, x, generator):  # pragma: no cover - abstract
@@ -144,11 +129,8 @@ class _Block(Corruption):
     name: ClassVar[str] = "block"
 
     def _apply(self, x, generator):
-        c, h, w = self.image_shape
-        if x.dim() != 2 or x.shape[1] != c * h * w:
-            raise ValueError(
-                f"x must have shape (batch, {c * h * w}) for image_shape={self.image_shape}, got {tuple(x.shape)}."
-            )
+        width = math.prod(self.image_shape)
+        same_shape("x", x, (*x.shape[:1], width), f" = (batch, c·h·w) for image_shape={self.image_shape}")
         return x.masked_fill(_block_mask(x, self.size, self.image_shape, generator), self.value)
 
 
@@ -181,7 +163,8 @@ def block_mask(n: int, size: int, image_shape=(1, 28, 28), *, generator: torch.G
     n = positive_int("n", n)
     corruption = block(size, image_shape)  # validates size and image_shape
     like = torch.empty(n, 0, device=device)
-    return _block_mask(like, corruption.size, corruption.image_shape, _check_generator(generator))
+    generator = instance_of("generator", generator, torch.Generator, optional=True)
+    return _block_mask(like, corruption.size, corruption.image_shape, generator)
 
 
 def gaussian(std: float, mean: float = 0.0, clip: bool = False) -> Corruption:
@@ -212,7 +195,7 @@ def gaussian(std: float, mean: float = 0.0, clip: bool = False) -> Corruption:
     torch.Size([2, 4])
     """
     std = nonnegative_float("std", std)
-    return _Gaussian(std, _finite("mean", mean), bool(clip))
+    return _Gaussian(std, real("mean", mean), bool(clip))
 
 
 def masking(p: float, value: float = 0.0) -> Corruption:
@@ -238,7 +221,7 @@ def masking(p: float, value: float = 0.0) -> Corruption:
     tensor([[1., 1., 0., 0., 1., 1., 1., 1.]])
     """
     p = probability("p", p)
-    return _Masking(p, _finite("value", value))
+    return _Masking(p, real("value", value))
 
 
 def salt_and_pepper(p: float, low: float = 0.0, high: float = 1.0) -> Corruption:
@@ -264,7 +247,7 @@ def salt_and_pepper(p: float, low: float = 0.0, high: float = 1.0) -> Corruption
     salt_and_pepper(p=0.1)
     """
     p = probability("p", p)
-    low, high = _finite("low", low), _finite("high", high)
+    low, high = real("low", low), real("high", high)
     if low > high:
         raise ValueError(f"low must not exceed high, got low={low}, high={high}.")
     return _SaltAndPepper(p, low, high)
@@ -295,19 +278,6 @@ def block(size: int, image_shape=(1, 28, 28), value: float = 0.0) -> Corruption:
     >>> (x_tilde == 0).sum(dim=1)
     tensor([16, 16, 16])
     """
-    size = positive_int("size", size)
-    shape = tuple(image_shape) if not isinstance(image_shape, torch.Size) else tuple(image_shape)
-    if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-        raise ValueError(f"image_shape must be (channels, height, width) of positive ints, got {image_shape!r}.")
-    if size > min(shape[1], shape[2]):
-        raise ValueError(f"size={size} does not fit in a {shape[1]}×{shape[2]} image; use size ≤ {min(shape[1:])}.")
-    return _Block(size, shape, _finite("value", value))
-
-
-def _finite(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}.")
-    return value
+    shape = image_dims(image_shape)
+    size = positive_int("size", size, maximum=min(shape[1:]))  # the square must fit in the image
+    return _Block(size, shape, real("value", value))

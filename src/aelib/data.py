@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._checks import as_data_tensor
+from ._checks import as_data_tensor, positive_int, real, same_shape
 
 __all__ = [
     "Dataset",
@@ -194,18 +194,14 @@ def read_idx(path) -> np.ndarray:
         with _open(path) as fh:
             raw = fh.read()
     except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise CorruptFileError(
-            f"{path}: cannot be decompressed ({err}); the file is truncated or corrupt — "
-            "delete it and download it again."
-        ) from err
+        raise CorruptFileError(f"{path}: cannot be decompressed ({err}); the file is truncated or corrupt — "
+                               "delete it and download it again.") from err
     if len(raw) < 4:
         raise CorruptFileError(f"{path}: only {len(raw)} bytes, too short for an IDX header.")
     zero, type_code, ndim = int.from_bytes(raw[:2], "big"), raw[2], raw[3]
     if zero != 0 or type_code not in _IDX_DTYPES or ndim == 0:
-        raise CorruptFileError(
-            f"{path}: bad IDX magic number 0x{raw[:4].hex()} (expected 0x0000TTNN with a known "
-            "type TT and NN ≥ 1 dimensions); this is not an IDX file."
-        )
+        raise CorruptFileError(f"{path}: bad IDX magic number 0x{raw[:4].hex()} (expected 0x0000TTNN with a known "
+                               "type TT and NN ≥ 1 dimensions); this is not an IDX file.")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise CorruptFileError(f"{path}: truncated inside the IDX header.")
@@ -215,10 +211,8 @@ def read_idx(path) -> np.ndarray:
     got = len(raw) - header
     if got != expected:
         problem = "truncated" if got < expected else "has trailing bytes"
-        raise CorruptFileError(
-            f"{path}: {problem}: header says dimensions {dims} ({expected} bytes of data) but "
-            f"the file holds {got}. Delete it and download it again."
-        )
+        raise CorruptFileError(f"{path}: {problem}: header says dimensions {dims} ({expected} bytes of data) "
+                               f"but the file holds {got}. Delete it and download it again.")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -259,8 +253,7 @@ def download_file(
     import requests
 
     dest = Path(dest)
-    if retries < 1:
-        raise ValueError(f"retries must be ≥ 1, got {retries}.")
+    retries = positive_int("retries", retries)
     dest.parent.mkdir(parents=True, exist_ok=True)
     downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout)
     known_hash = f"sha256:{sha256.lower()}" if sha256 else None
@@ -295,13 +288,8 @@ def download_file(
 
 
 def _check_count(name: str, value, available: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
-    if not 1 <= value <= available:
-        raise ValueError(f"{name}={value} is out of range: choose 1 … {available} (or None for all).")
-    return int(value)
+    """``None`` (all of them) or a count in ``1 … available``."""
+    return None if value is None else positive_int(name, value, maximum=available)
 
 
 def stratified_indices(labels, n: int, seed: int = 0) -> np.ndarray:
@@ -357,10 +345,8 @@ def _load_idx_dataset(spec, n_train, n_test, seed, data_dir, download) -> Datase
     arrays = {key: read_idx(p) for key, p in paths.items()}
     for split in ("train", "test"):
         if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
-            raise CorruptFileError(
-                f"{paths[split + '_images']} holds {len(arrays[split + '_images'])} images but "
-                f"{paths[split + '_labels']} holds {len(arrays[split + '_labels'])} labels."
-            )
+            raise CorruptFileError(f"{paths[split + '_images']} holds {len(arrays[split + '_images'])} images but "
+                                   f"{paths[split + '_labels']} holds {len(arrays[split + '_labels'])} labels.")
     x_tr, y_tr = _subsample(arrays["train_images"], arrays["train_labels"], n_train, seed, "n_train")
     x_te, y_te = _subsample(arrays["test_images"], arrays["test_labels"], n_test, seed + 1, "n_test")
     shape = (1,) + tuple(arrays["train_images"].shape[1:])
@@ -431,8 +417,7 @@ def load_digits(n_train=None, n_test=None, seed: int = 0, *, test_fraction: floa
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}.")
+    test_fraction = real("test_fraction", test_fraction, 0.0, 1.0, open_low=True, open_high=True)
     bunch = _sk_load_digits()
     x, y = bunch.data, bunch.target
     test_idx = stratified_indices(y, int(round(test_fraction * len(y))), seed)
@@ -468,10 +453,7 @@ def image_patches(size: int = 8, n: int = 10_000, seed: int = 0, *, normalize: b
     """
     from sklearn.datasets import load_sample_images
 
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= 64:
-        raise ValueError(f"size must be an integer in 2 … 64, got {size!r}.")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    size, n = positive_int("size", size, minimum=2, maximum=64), positive_int("n", n)
     images = [img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
               for img in load_sample_images().images]
     rng = np.random.default_rng(seed)
@@ -498,7 +480,6 @@ def resize_images(x, image_shape, size) -> torch.Tensor:
 
     c, h, w = image_shape
     x = as_data_tensor("x", x).float()
-    if x.dim() != 2 or x.shape[1] != c * h * w:
-        raise ValueError(f"x must have shape (n, {c * h * w}) for image_shape {tuple(image_shape)}, got {tuple(x.shape)}.")
+    same_shape("x", x, (len(x), c * h * w), f" = (n, c·h·w) for image_shape {tuple(image_shape)}")
     out = F.interpolate(x.reshape(-1, c, h, w), size=tuple(size), mode="bilinear", align_corners=False)
     return out.clamp(0, 1).reshape(len(x), -1)

@@ -12,6 +12,8 @@ import random
 import numpy as np
 import torch
 
+from ._checks import instance_of, positive_int
+
 __all__ = ["pick_device", "seed_everything", "seeded", "scaled", "describe_device"]
 
 
@@ -54,37 +56,24 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    try:
-        device = torch.device(prefer)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"{source}={prefer!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
-        ) from err
+    device = _as_device(prefer, source)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"{source} asks for {prefer!r} but CUDA is not available here; "
-                "unset it or use 'cpu'."
-            )
+            raise RuntimeError(f"{source} asks for {prefer!r} but CUDA is not available here; unset it or use 'cpu'.")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(
-                f"{source} asks for {prefer!r} but only {torch.cuda.device_count()} CUDA "
-                "device(s) exist."
-            )
+            raise RuntimeError(f"{source} asks for {prefer!r} but only {torch.cuda.device_count()} CUDA device(s) exist.")
     elif device.type == "mps" and not _mps_available():
-        raise RuntimeError(
-            f"{source} asks for 'mps' but Apple's MPS backend is not available; use 'cpu'."
-        )
+        raise RuntimeError(f"{source} asks for 'mps' but Apple's MPS backend is not available; use 'cpu'.")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{source}={prefer!r}: aelib supports 'cpu', 'cuda' and 'mps' only.")
     return device
 
 
-def _as_device(device) -> torch.device:
+def _as_device(device, source: str = "device") -> torch.device:
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' or 'mps'.") from err
+        raise ValueError(f"{source}={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' or 'mps'.") from err
 
 
 def scaled(cpu, accelerated, device: torch.device | str | None = None):
@@ -104,9 +93,7 @@ def scaled(cpu, accelerated, device: torch.device | str | None = None):
     if budget == "cpu":
         return cpu
     if budget:
-        raise ValueError(
-            f"environment variable AELIB_BUDGET={budget!r}: use 'cpu', 'gpu' or leave it unset."
-        )
+        raise ValueError(f"environment variable AELIB_BUDGET={budget!r}: use 'cpu', 'gpu' or leave it unset.")
     device = pick_device() if device is None else _as_device(device)
     return cpu if device.type == "cpu" else accelerated
 
@@ -149,22 +136,16 @@ def seed_everything(seed: int = 0, num_threads: int | None = None, *,
     int
         The seed, for logging.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    seed = positive_int("seed", seed, minimum=0)
     if num_threads is None:
         env = os.environ.get("AELIB_NUM_THREADS", "").strip()
         try:
             num_threads = int(env) if env else None
         except ValueError:
-            raise ValueError(
-                f"environment variable AELIB_NUM_THREADS={env!r} is not an integer."
-            ) from None
-    if num_threads is not None and (isinstance(num_threads, bool) or
-                                    not isinstance(num_threads, (int, np.integer)) or num_threads < 1):
-        raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}.")
-    if not isinstance(deterministic, bool):
-        raise TypeError(f"deterministic must be True or False, got {deterministic!r}.")
-    seed = int(seed)
+            raise ValueError(f"environment variable AELIB_NUM_THREADS={env!r} is not an integer.") from None
+    if num_threads is not None:
+        num_threads = positive_int("num_threads", num_threads)
+    instance_of("deterministic", deterministic, bool, "True or False")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -15,7 +15,7 @@ import warnings
 import torch
 from torch import nn
 
-from ._checks import positive_int
+from ._checks import as_data_tensor, instance_of, one_of, positive_int
 
 __all__ = ["batch_jacobian", "jacobian_frobenius_sq", "METHODS"]
 
@@ -75,12 +75,14 @@ def batch_jacobian(fn, x: torch.Tensor, *, create_graph: bool = True) -> torch.T
     >>> torch.allclose(batch_jacobian(lin, torch.randn(4, 3))[0], lin.weight)
     True
     """
+    # Cheap checks only (no NaN scan): this runs on every mini-batch of a contractive fit.
+    x = as_data_tensor("x", x, width=getattr(fn, "input_dim", None), scan=False)
+    return _batch_jacobian(fn, x, create_graph)
+
+
+def _batch_jacobian(fn, x, create_graph=True):
     from torch.func import jacfwd, jacrev, vmap
 
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(f"x must be a 2-D tensor (batch × features), got {getattr(x, 'shape', type(x))}.")
-    # Cheap checks only (no NaN scan): this runs on every mini-batch of a contractive fit.
-    _check_batch(x, getattr(fn, "input_dim", None))
     home, where = x.device, _module_device(fn)
     if where is not None and where != home:
         x = x.to(where)  # compute where the model lives; the result goes back to x's device
@@ -125,16 +127,6 @@ def _describe(module, encoder) -> str:
     if isinstance(module, nn.Sequential):
         return " → ".join(type(m).__name__ for m in module) or "an empty Sequential"
     return type(module).__name__
-
-
-def _check_batch(x: torch.Tensor, width):
-    """Entry checks that need no device synchronisation (a NaN scan would)."""
-    if not torch.is_floating_point(x):
-        raise TypeError(f"x has dtype {x.dtype}; pass floats.")
-    if x.shape[0] == 0:
-        raise ValueError("x is empty (0 rows); pass at least one example.")
-    if width is not None and x.shape[1] != width:
-        raise ValueError(f"x has {x.shape[1]} features per row but the encoder expects input_dim={width}.")
 
 
 def _draw_normal(shape, like: torch.Tensor, generator) -> torch.Tensor:
@@ -182,21 +174,23 @@ def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_
     >>> torch.allclose(jacobian_frobenius_sq(enc, x), jacobian_frobenius_sq(enc, x, method="closed_form"))
     True
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    method = one_of("method", method, METHODS)
     n_projections = positive_int("n_projections", n_projections)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(f"x must be a 2-D float tensor (batch × input_dim), got {getattr(x, 'shape', type(x))}.")
+    instance_of("generator", generator, torch.Generator, optional=True)
+    _encoder_parts(encoder)  # a TypeError unless it is an autoencoder, a module or a callable
+    # Cheap checks only (no NaN scan): this runs on every mini-batch of a contractive fit.
+    x = as_data_tensor("x", x, width=getattr(encoder, "input_dim", None), scan=False)
+    return _frobenius_sq(encoder, x, method, n_projections, generator, codes)
+
+
+def _frobenius_sq(encoder, x, method, n_projections=1, generator=None, codes=None):
+    """:func:`jacobian_frobenius_sq` on checked arguments (the contractive penalty calls it)."""
     fn, module = _encoder_parts(encoder)
-    _check_batch(x, getattr(encoder, "input_dim", None))
     home, where = x.device, _module_device(module if module is not None else fn)
     if where is not None and where != home:
         # Compute where the encoder lives; the per-row result goes back to x's device.
-        return jacobian_frobenius_sq(encoder, x.to(where), method=method, n_projections=n_projections,
-                                     generator=generator, codes=None if codes is None else codes.to(where)
-                                     ).to(home)
+        codes = None if codes is None else codes.to(where)
+        return _frobenius_sq(encoder, x.to(where), method, n_projections, generator, codes).to(home)
 
     if method == "closed_form":
         structure = _one_layer_structure(module) if module is not None else None
@@ -212,7 +206,7 @@ def jacobian_frobenius_sq(encoder, x: torch.Tensor, *, method: str = "exact", n_
         return slope.pow(2) @ linear.weight.pow(2).sum(dim=1)
 
     if method == "exact":
-        return batch_jacobian(fn, x).pow(2).sum(dim=(1, 2))
+        return _batch_jacobian(fn, x).pow(2).sum(dim=(1, 2))
 
     # Estimator. For a standard normal vector, E‖J v‖² = tr(JᵀJ) and E‖Jᵀu‖² = tr(JJᵀ), both
     # ‖J‖²_F with the same variance 2 Σ s_k⁴. Project on the smaller side: for an encoder

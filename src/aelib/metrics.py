@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import as_data_tensor, positive_float, positive_int
-from .models import predict
+from ._checks import as_data_tensor, one_per_row, positive_float, positive_int, same_shape
+from .models import _predict
 
 __all__ = [
     "reconstruction_error",
@@ -27,16 +27,18 @@ __all__ = [
 def per_example_error(x_hat, x) -> torch.Tensor:
     """``‖x̂_i − x_i‖²`` for every row ``i``."""
     x = as_data_tensor("x", x)
-    x_hat = as_data_tensor("x_hat", x_hat, width=x.shape[1])
-    if len(x_hat) != len(x):
-        raise ValueError(f"x_hat has {len(x_hat)} rows but x has {len(x)}; pass one reconstruction per example.")
+    x_hat = same_shape("x_hat", as_data_tensor("x_hat", x_hat), x.shape, " (the same shape as x: one reconstruction per row)")
+    return _per_example_error(x_hat, x)
+
+
+def _per_example_error(x_hat, x):
     return (x_hat - x).pow(2).sum(dim=1)
 
 
 def reconstruction_error(model, x, *, batch_size: int = 4096) -> float:
     """Mean over examples of the per-example sum of squared errors, ``(1/N) Σ_i ‖x_i − g(f(x_i))‖²``."""
     x = as_data_tensor("x", x, width=getattr(model, "input_dim", None))
-    return float(per_example_error(predict(model, x, batch_size=batch_size), x).mean())
+    return float(_per_example_error(_predict(model, x, batch_size), x).mean())
 
 
 def pca(x_train, k: int):
@@ -49,10 +51,12 @@ def pca(x_train, k: int):
         Orthonormal rows, ordered by explained variance.
     explained_variance : torch.Tensor, shape (k,)
     """
-    x = as_data_tensor("x_train", x_train).double()
-    k = positive_int("k", k)
-    if k > min(x.shape):
-        raise ValueError(f"k={k} exceeds min(n_examples, n_features)={min(x.shape)}.")
+    x = as_data_tensor("x_train", x_train)
+    return _pca(x, positive_int("k", k, maximum=min(x.shape)))  # at most min(n_examples, n_features)
+
+
+def _pca(x, k):
+    x = x.double()
     mean = x.mean(0)
     _, s, vh = torch.linalg.svd(x - mean, full_matrices=False)
     # Fix the sign of each direction (largest |entry| positive) so results are reproducible.
@@ -64,14 +68,19 @@ def pca(x_train, k: int):
 def pca_reconstruct(x_train, x, k: int) -> torch.Tensor:
     """Project ``x`` onto the top-``k`` principal subspace of ``x_train`` and back."""
     mean, comps, _ = pca(x_train, k)
-    x = as_data_tensor("x", x, width=mean.shape[0])
+    return _pca_reconstruct(mean, comps, as_data_tensor("x", x, width=mean.shape[0]))
+
+
+def _pca_reconstruct(mean, comps, x):
     return (x - mean) @ comps.T @ comps + mean
 
 
 def pca_reconstruction_error(x_train, x_test, k: int) -> float:
     """:func:`reconstruction_error` of a rank-``k`` PCA fitted on ``x_train``, evaluated on ``x_test``."""
-    x_test = as_data_tensor("x_test", x_test, width=as_data_tensor("x_train", x_train).shape[1])
-    return float(per_example_error(pca_reconstruct(x_train, x_test, k), x_test).mean())
+    x_train = as_data_tensor("x_train", x_train)
+    x_test = as_data_tensor("x_test", x_test, width=x_train.shape[1])
+    mean, comps, _ = _pca(x_train, positive_int("k", k, maximum=min(x_train.shape)))
+    return float(_per_example_error(_pca_reconstruct(mean, comps, x_test), x_test).mean())
 
 
 def principal_angles(a, b) -> torch.Tensor:
@@ -81,7 +90,7 @@ def principal_angles(a, b) -> torch.Tensor:
     """
     a = as_data_tensor("a", a, allow_int=True).double()
     b = as_data_tensor("b", b, allow_int=True).double()
-    if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
+    if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must be d × k matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}.")
     qa, _ = torch.linalg.qr(a)
     qb, _ = torch.linalg.qr(b)
@@ -94,8 +103,7 @@ def psnr(x_hat, x, max_value: float = 1.0) -> float:
     max_value = positive_float("max_value", max_value)
     x_hat = as_data_tensor("x_hat", x_hat, allow_int=True).double()
     x = as_data_tensor("x", x, allow_int=True).double()
-    if x_hat.shape != x.shape:
-        raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}.")
+    same_shape("x_hat", x_hat, x.shape, " (the same shape as x)")
     mse = (x_hat - x).pow(2).reshape(len(x), -1).mean(1).clamp_min(1e-12)
     return float((10 * torch.log10(max_value**2 / mse)).mean())
 
@@ -117,8 +125,7 @@ def _check_codes(z_train, y_train, z_test, y_test):
     width = as_data_tensor("z_train", _detached(z_train), allow_int=True).shape[1]
     as_data_tensor("z_test", _detached(z_test), width=width, allow_int=True)
     for name, y, z in (("y_train", y_train, z_train), ("y_test", y_test, z_test)):
-        if np.ndim(y) != 1 or len(y) != len(z):
-            raise ValueError(f"{name} must hold one label per row of the codes ({len(z)}), got shape {np.shape(y)}.")
+        one_per_row(name, y, len(z))
 
 
 def _detached(z):
@@ -145,8 +152,7 @@ def reconstruction_r2(model, x, reference_mean) -> float:
     """
     x = as_data_tensor("x", x, width=getattr(model, "input_dim", None))
     reference_mean = torch.as_tensor(reference_mean, dtype=x.dtype, device=x.device).reshape(1, -1)
-    if reference_mean.shape[1] != x.shape[1]:
-        raise ValueError(f"reference_mean has {reference_mean.shape[1]} entries; x has {x.shape[1]} features.")
-    residual = per_example_error(predict(model, x), x).sum()
-    spread = per_example_error(reference_mean.expand_as(x), x).sum()
+    same_shape("reference_mean", reference_mean, (1, x.shape[1]), " = (1, n_features)")
+    residual = _per_example_error(_predict(model, x), x).sum()
+    spread = _per_example_error(reference_mean.expand_as(x), x).sum()
     return float(1 - residual / spread)

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._checks import as_data_tensor, int_sequence, positive_int
+from ._checks import as_data_tensor, image_dims, instance_of, int_sequence, positive_int
 from .device import seeded
 
 __all__ = ["Autoencoder", "MLPAutoencoder", "ConvAutoencoder", "LinearAutoencoder", "Classifier", "mlp",
@@ -174,9 +174,7 @@ class ConvAutoencoder(Autoencoder):
     """
 
     def __init__(self, image_shape=(1, 28, 28), channels=(16, 32), latent_dim: int = 20):
-        image_shape = int_sequence("image_shape", image_shape, allow_empty=False)
-        if len(image_shape) != 3:
-            raise ValueError(f"image_shape must be (channels, height, width), got {image_shape}.")
+        image_shape = image_dims(image_shape)
         channels = int_sequence("channels", channels, allow_empty=False)
         latent_dim = positive_int("latent_dim", latent_dim)
         c, h, w = image_shape
@@ -231,8 +229,7 @@ class Classifier(nn.Module):
 
     def __init__(self, body: nn.Module, n_classes: int, *, width: int | None = None, seed: int | None = None):
         super().__init__()
-        if not isinstance(body, nn.Module):
-            raise TypeError(f"body must be a torch.nn.Module, got {type(body).__name__}.")
+        instance_of("body", body, nn.Module, "a torch.nn.Module")
         n_classes = positive_int("n_classes", n_classes, minimum=2)
         width = _width(body) if width is None else positive_int("width", width)
         self.body = body
@@ -264,7 +261,12 @@ def predict(model: nn.Module, x, *, batch_size: int = 4096, device=None, fn=None
     Runs where the model's parameters live (or on ``device``); the result is on the device of
     ``x`` (a NumPy array counts as the CPU), so it can be compared with ``x`` directly.
     """
-    x = as_data_tensor("x", x)
+    return _predict(model, as_data_tensor("x", x), batch_size, device, fn)
+
+
+@torch.no_grad()
+def _predict(model, x, batch_size=4096, device=None, fn=None):
+    """:func:`predict` on a checked tensor ``x`` (what the other aelib functions call)."""
     home = x.device
     fn = model if fn is None else fn
     if device is None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import nonnegative_float, positive_int
-from .jacobian import METHODS, jacobian_frobenius_sq
+from ._checks import function, instance_of, nonnegative_float, one_of, positive_int, real
+from .jacobian import METHODS, _frobenius_sq
 
 __all__ = ["l1_activity", "kl_sparsity", "kl_bernoulli", "weight_penalty", "combine", "contractive"]
 
@@ -36,11 +36,12 @@ def kl_bernoulli(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
     ``ρ`` must lie strictly inside (0, 1); ``ρ̂`` is clamped to ``[10⁻⁶, 1 − 10⁻⁶]`` (not
     checked, since this runs on every mini-batch).
     """
-    rho = nonnegative_float("rho", rho, maximum=1.0)
-    if not 0.0 < rho < 1.0:
-        raise ValueError(f"rho (the target activation ρ) must lie strictly between 0 and 1, got {rho}.")
-    if not isinstance(rho_hat, torch.Tensor):
-        raise TypeError(f"rho_hat must be a torch.Tensor of mean activations, got {type(rho_hat).__name__}.")
+    rho = real("rho", rho, 0.0, 1.0, open_low=True, open_high=True)  # the target activation ρ
+    instance_of("rho_hat", rho_hat, torch.Tensor, "a torch.Tensor of mean activations")
+    return _kl_bernoulli(rho, rho_hat)
+
+
+def _kl_bernoulli(rho, rho_hat):
     rho_hat = rho_hat.clamp(1e-6, 1 - 1e-6)
     return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
 
@@ -52,9 +53,7 @@ def kl_sparsity(weight: float, target: float = 0.05):
     is checked on the first mini-batch only: a check on every step would make the GPU wait.
     """
     weight = nonnegative_float("weight", weight)
-    target = nonnegative_float("target", target, maximum=1.0)
-    if not 0.0 < target < 1.0:
-        raise ValueError(f"target (ρ) must lie strictly between 0 and 1, got {target}.")
+    target = real("target", target, 0.0, 1.0, open_low=True, open_high=True)  # ρ
 
     checked = False
 
@@ -64,7 +63,7 @@ def kl_sparsity(weight: float, target: float = 0.05):
             if z.min() < 0 or z.max() > 1:
                 raise ValueError("kl_sparsity needs codes in [0, 1]; use latent_activation='sigmoid'.")
             checked = True
-        return weight * kl_bernoulli(target, z.mean(dim=0)).sum()
+        return weight * _kl_bernoulli(target, z.mean(dim=0)).sum()
 
     penalty.weight, penalty.target = weight, target
     return penalty
@@ -77,10 +76,8 @@ def weight_penalty(weight: float, p: int = 2, modules: str = "all"):
     ``modules``: ``"all"``, ``"encoder"`` or ``"decoder"``.
     """
     weight = nonnegative_float("weight", weight)
-    if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p!r}.")
-    if modules not in ("all", "encoder", "decoder"):
-        raise ValueError(f"modules must be 'all', 'encoder' or 'decoder', got {modules!r}.")
+    p = one_of("p", p, (1, 2))
+    modules = one_of("modules", modules, ("all", "encoder", "decoder"))
 
     def penalty(model, x, z):
         root = model if modules == "all" else getattr(model, modules)
@@ -97,8 +94,7 @@ def weight_penalty(weight: float, p: int = 2, modules: str = "all"):
 def combine(*penalties):
     """Sum several penalties into one callable."""
     for i, p in enumerate(penalties):
-        if not callable(p):
-            raise TypeError(f"penalties[{i}] is not callable.")
+        function(f"penalties[{i}]", p, "(model, x_input, z) -> scalar tensor")
 
     def penalty(model, x, z):
         return sum(p(model, x, z) for p in penalties)
@@ -150,16 +146,15 @@ def contractive(weight: float, method: str = "exact", n_projections: int = 1,
     torch.Size([])
     """
     weight = nonnegative_float("weight", weight)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    method = one_of("method", method, METHODS)
     n_projections = positive_int("n_projections", n_projections)
+    instance_of("generator", generator, torch.Generator, optional=True)
     if method == "closed_form" and n_projections != 1:
         raise ValueError("n_projections only applies to method='estimator'.")
 
     def penalty(model, x, z):
         codes = z if method == "closed_form" else None
-        return weight * jacobian_frobenius_sq(model, x, method=method, n_projections=n_projections,
-                                              generator=generator, codes=codes).mean()
+        return weight * _frobenius_sq(model, x, method, n_projections, generator, codes).mean()
 
     penalty.weight, penalty.method, penalty.n_projections = weight, method, n_projections
     return penalty

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ._checks import int_sequence, positive_float
+from ._checks import image_dims, instance_of, one_per_row, positive_float
 
 __all__ = ["book_style", "image_grid", "show_reconstructions", "show_filters", "latent_map", "loss_curves", "as_images"]
 
@@ -20,12 +20,8 @@ def as_images(x, image_shape, *, name: str = "x") -> np.ndarray:
     """Rows of flattened pixels → ``(n, h, w)`` (grey) or ``(n, h, w, c)`` (colour) NumPy array.
 
     ``name`` is the argument named in error messages."""
-    shape = int_sequence("image_shape", image_shape, allow_empty=False)
-    if len(shape) != 3:
-        raise ValueError(f"image_shape must be (channels, height, width), got {tuple(image_shape)}.")
-    if isinstance(x, torch.Tensor) and x.device.type == "meta":
-        raise ValueError(f"{name} is a 'meta' tensor (a shape without data); create it on 'cpu'.")
-    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    shape = image_dims(image_shape)
+    x = _numpy(name, x)
     if not np.issubdtype(x.dtype, np.number) or x.ndim != 2 or len(x) == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array of pixel rows, got {x.dtype} of shape {x.shape}.")
     c, h, w = shape
@@ -34,6 +30,13 @@ def as_images(x, image_shape, *, name: str = "x") -> np.ndarray:
                          "pass the image_shape of the data (e.g. data.image_shape).")
     imgs = x.reshape(len(x), c, h, w)
     return imgs[:, 0] if c == 1 else imgs.transpose(0, 2, 3, 1)
+
+
+def _numpy(name, x) -> np.ndarray:
+    """``x`` as a NumPy array (a tensor is detached and copied to the CPU)."""
+    if isinstance(x, torch.Tensor) and x.device.type == "meta":
+        raise ValueError(f"{name} is a 'meta' tensor (a shape without data); create it on 'cpu'.")
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def image_grid(images, image_shape, *, ncols: int | None = None, titles=None, suptitle=None, cmap="gray",
@@ -109,15 +112,10 @@ def show_filters(weights, image_shape, *, n: int = 32, ncols: int = 8, suptitle=
 
 def latent_map(codes, labels, class_names=None, *, ax=None, title="2-D latent space", max_points: int = 5000):
     """Scatter plot of 2-D codes coloured by class."""
-    for name, value in (("codes", codes), ("labels", labels)):
-        if isinstance(value, torch.Tensor) and value.device.type == "meta":
-            raise ValueError(f"{name} is a 'meta' tensor (a shape without data); create it on 'cpu'.")
-    z = codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)
-    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    z, y = _numpy("codes", codes), _numpy("labels", labels)
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"codes must have shape (n, 2), got {z.shape}.")
-    if y.shape != (len(z),):
-        raise ValueError(f"labels must hold one label per row of codes ({len(z)}), got shape {y.shape}.")
+    one_per_row("labels", y, len(z))
     z, y = z[:max_points], y[:max_points]
     fig = None
     if ax is None:
@@ -138,8 +136,7 @@ def latent_map(codes, labels, class_names=None, *, ax=None, title="2-D latent sp
 
 def loss_curves(histories: dict, *, ax=None, log: bool = False, title="Training curves"):
     """Train (solid) and validation (dashed) loss per epoch for several ``{label: History}``."""
-    if not isinstance(histories, dict):
-        raise TypeError(f"histories must be a dict {{label: History}}, got {type(histories).__name__}.")
+    instance_of("histories", histories, dict, "a dict {label: History}")
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .device import pick_device
 from .models import MLPAutoencoder
-from .train import fit, predict
+from .models import predict
+from .train import fit
 
 __all__ = ["AutoencoderTransformer"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ._checks import as_data_tensor, nonnegative_float, positive_int
+from ._checks import as_data_tensor, nonnegative_float, one_of, positive_int, real, same_shape
 
 __all__ = [
     "soft_threshold",
@@ -52,22 +52,13 @@ def _threshold(threshold, like: torch.Tensor):
     return threshold
 
 
-def _choice(name: str, value, options) -> str:
-    if not isinstance(value, str) or value.lower() not in options:
-        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}.")
-    return value.lower()
-
-
 def _pair(x, dictionary):
     """Validate ``x`` (n × d) and ``dictionary`` (K × d); return both on x's device in a common float dtype."""
     x = as_data_tensor("x", x)
     dictionary = as_data_tensor("dictionary", dictionary)
     if dictionary.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"dictionary has {dictionary.shape[1]} features per atom but x has {x.shape[1]} per example; "
-            "atoms are the rows of dictionary, shape (n_atoms, n_features) — transpose it if it is "
-            "stored one atom per column."
-        )
+        raise ValueError(f"dictionary has {dictionary.shape[1]} features per atom but x has {x.shape[1]}; atoms are "
+                         "its rows, shape (n_atoms, n_features): transpose it if it holds one atom per column.")
     dtype = torch.promote_types(x.dtype, dictionary.dtype)
     return x.to(dtype), dictionary.to(device=x.device, dtype=dtype)
 
@@ -141,12 +132,7 @@ def _coding_objective(x, codes, dictionary, lam) -> torch.Tensor:
 
 
 def _codes(name, codes, x, dictionary) -> torch.Tensor:
-    codes = as_data_tensor(name, codes)
-    if codes.shape != (x.shape[0], dictionary.shape[0]):
-        raise ValueError(
-            f"{name} must have shape (n_examples, n_atoms) = ({x.shape[0]}, {dictionary.shape[0]}), "
-            f"got {tuple(codes.shape)}."
-        )
+    codes = same_shape(name, as_data_tensor(name, codes), (len(x), len(dictionary)), " = (n_examples, n_atoms)")
     return codes.to(device=x.device, dtype=x.dtype)
 
 
@@ -198,7 +184,7 @@ def sparse_encode(x, dictionary, sparsity_weight, method: str = "greedy", *, max
     """
     x, dictionary = _pair(x, dictionary)
     lam = nonnegative_float("sparsity_weight", sparsity_weight)
-    method = _choice("method", method, _METHODS)
+    method = one_of("method", method, _METHODS)
     max_iter = positive_int("max_iter", max_iter)
     tol = nonnegative_float("tol", tol)
     init = None if init is None else _codes("init", init, x, dictionary)
@@ -345,13 +331,11 @@ def update_dictionary(x, codes, dictionary, *, atom_norm: str = "unit", frobeniu
 
 
 def _check_norm(atom_norm, frobenius_weight):
-    atom_norm = _choice("atom_norm", atom_norm, _ATOM_NORMS)
+    atom_norm = one_of("atom_norm", atom_norm, _ATOM_NORMS)
     gamma = nonnegative_float("frobenius_weight", frobenius_weight)
-    if atom_norm == "frobenius" and gamma == 0:
-        raise ValueError("atom_norm='frobenius' needs frobenius_weight > 0 (else atoms grow while codes "
-                         "shrink): pass e.g. frobenius_weight=1e-3, or use atom_norm='unit'.")
-    if atom_norm == "unit" and gamma > 0:
-        raise ValueError("frobenius_weight has no effect with unit-norm atoms (‖D‖²_F = n_atoms); "
+    if (atom_norm == "frobenius") != (gamma > 0):
+        raise ValueError("atom_norm='frobenius' needs frobenius_weight > 0 (else atoms grow while codes shrink), e.g. 1e-3"
+                         if gamma == 0 else "frobenius_weight has no effect with unit-norm atoms (‖D‖²_F = n_atoms); "
                          "use atom_norm='frobenius' or leave frobenius_weight at 0.")
     return atom_norm, gamma
 
@@ -425,10 +409,8 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
     atom_norm, gamma = _check_norm(atom_norm, frobenius_weight)
     if batch_size is not None:
         batch_size = min(positive_int("batch_size", batch_size), x.shape[0])
-    forget = nonnegative_float("forget", forget)
-    if forget >= 1:
-        raise ValueError(f"forget must lie in [0, 1), got {forget}.")
-    method = _choice("method", method, _METHODS)
+    forget = real("forget", forget, 0.0, 1.0, open_high=True)
+    method = one_of("method", method, _METHODS)
     generator = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
     dictionary = _initial_dictionary(x, n_atoms, init, generator)
 
@@ -479,10 +461,7 @@ def learn_dictionary(x, n_atoms: int, sparsity_weight: float, *, n_iter: int = 3
 
 def _initial_dictionary(x, n_atoms, init, generator):
     if init is not None:
-        init = as_data_tensor("init", init, width=None)
-        if init.shape != (n_atoms, x.shape[1]):
-            raise ValueError(f"init must have shape (n_atoms, n_features) = ({n_atoms}, {x.shape[1]}), "
-                             f"got {tuple(init.shape)}.")
+        init = same_shape("init", as_data_tensor("init", init), (n_atoms, x.shape[1]), " = (n_atoms, n_features)")
         return init.to(device=x.device, dtype=x.dtype).clone()
     rows = torch.randperm(x.shape[0], generator=generator)[:n_atoms]
     atoms = x[rows.to(x.device)].clone()

@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
+from ._checks import as_data_tensor, function, instance_of, nonnegative_float, one_of, positive_float, positive_int
 from .device import pick_device
-from .models import predict
+from .models import _predict, predict  # noqa: F401  (predict: also importable from here, as before)
 
 __all__ = ["History", "fit", "fit_classifier", "reconstruction_loss"]
 
@@ -132,9 +132,7 @@ def _make_optimizer(optimizer, params, lr, weight_decay):
                              f"{'instance' if isinstance(optimizer, torch.optim.Optimizer) else 'factory'} "
                              "sets its own. Set them in the optimizer, or pass optimizer='adam'.")
         opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer(params)
-        if not isinstance(opt, torch.optim.Optimizer):
-            raise TypeError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer.")
-        return opt
+        return instance_of("what the optimizer factory returned", opt, torch.optim.Optimizer, "an Optimizer")
     raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, a callable(params) -> Optimizer "
                      f"or an Optimizer instance, got {optimizer!r}.")
 
@@ -142,11 +140,8 @@ def _make_optimizer(optimizer, params, lr, weight_decay):
 def _make_scheduler(scheduler, optimizer, interval):
     if scheduler is None:
         return None
-    if interval not in ("epoch", "batch"):
-        raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {interval!r}.")
-    if not callable(scheduler):
-        raise TypeError("scheduler must be a callable(optimizer) -> torch.optim.lr_scheduler.LRScheduler, "
-                        "e.g. lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs).")
+    interval = one_of("scheduler_interval", interval, ("epoch", "batch"))
+    function("scheduler", scheduler, "(optimizer) -> LRScheduler, e.g. lambda opt: CosineAnnealingLR(opt, epochs)")
     made = scheduler(optimizer)
     if not hasattr(made, "step"):
         raise TypeError(f"the scheduler factory returned {type(made).__name__}, not a learning-rate scheduler.")
@@ -178,17 +173,6 @@ def _progress_enabled(progress: bool) -> bool:
 def _sync(device: torch.device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _check_model(model, x: torch.Tensor, name: str):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    width = getattr(model, "input_dim", None)
-    if width is not None and x.shape[1] != width:
-        raise ValueError(
-            f"{name} has {x.shape[1]} features per row but the model expects input_dim={width}; "
-            "build the model for this data (e.g. input_dim=data.input_dim)."
-        )
 
 
 def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, device, progress,
@@ -319,29 +303,23 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
     FloatingPointError
         The loss became NaN/inf (the model is reset to its initial weights).
     """
-    x_train = as_data_tensor("x_train", x_train)
-    _check_model(model, x_train, "x_train")
+    instance_of("model", model, nn.Module, "a torch.nn.Module")
+    x_train = as_data_tensor("x_train", x_train, width=getattr(model, "input_dim", None))
     if x_val is not None:
         x_val = as_data_tensor("x_val", x_val, width=x_train.shape[1])
     epochs = positive_int("epochs", epochs)
     batch_size = positive_int("batch_size", batch_size)
     own_objective = getattr(model, "training_loss", None)
-    if own_objective is not None and loss not in ("mse", None):
-        raise ValueError(f"{type(model).__name__} defines its own training_loss; leave loss at its default.")
-    if own_objective is not None and penalty is not None:
-        raise ValueError(f"{type(model).__name__} defines its own training_loss; penalty is not supported.")
+    if own_objective is not None and (loss not in ("mse", None) or penalty is not None):
+        raise ValueError(f"{type(model).__name__} has its own training_loss: leave loss and penalty at their defaults.")
     loss_fn = None if own_objective is not None else reconstruction_loss(loss)
-    if penalty is not None and not callable(penalty):
-        raise TypeError("penalty must be a callable(model, x_input, z) -> scalar tensor.")
-    if corruption is not None and not callable(corruption):
-        raise TypeError("corruption must be a callable(x, generator=None) -> tensor.")
+    function("penalty", penalty, "(model, x_input, z) -> scalar tensor", optional=True)
+    function("corruption", corruption, "(x, generator=None) -> tensor", optional=True)
 
     device = pick_device(device) if device is not None else pick_device()
-    if not isinstance(mixed_precision, bool):
-        raise TypeError(f"mixed_precision must be True or False, got {mixed_precision!r}.")
+    instance_of("mixed_precision", mixed_precision, bool, "True or False")
     if mixed_precision and device.type not in ("cpu", "cuda"):
-        raise ValueError(f"mixed_precision (bfloat16 autocast) is supported on the CPU and CUDA, not on "
-                         f"{device.type!r}; pass mixed_precision=False or device='cpu'.")
+        raise ValueError(f"mixed_precision (bfloat16 autocast) needs the CPU or CUDA, not {device.type!r}: pass False.")
     model.to(device)
     x_dev = x_train.to(device)
     x_val_dev = x_val.to(device) if x_val is not None else None
@@ -400,8 +378,7 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
     filled when ``x_val``/``y_val`` are given. ``parameters`` restricts training to some
     parameters (e.g. only a new output layer). See chapter *Pretraining deep networks*.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    instance_of("model", model, nn.Module, "a torch.nn.Module")
     x_train = as_data_tensor("x_train", x_train)
     y_train = _labels("y_train", y_train, len(x_train))
     if (x_val is None) != (y_val is None):
@@ -421,7 +398,7 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
     def evaluate():
         with torch.no_grad():
             model.eval()
-            logits = predict(model, x_val, device=device)
+            logits = _predict(model, x_val, device=device)
             yv = y_val.to(logits.device)
             return {"val_loss": float(F.cross_entropy(logits, yv)),
                     "val_accuracy": float((logits.argmax(1) == yv).float().mean())}
