@@ -9,7 +9,11 @@ Every slider in the book follows one recipe:
    the stored widget state is enough and the slider keeps working on the published HTML pages,
    where there is no kernel;
 3. optionally pass ``retrain(value) -> Figure``: in JupyterLab (with a kernel) the reader can
-   then type a value that is not on the slider, press *Retrain*, and see the new figure.
+   then type a value that is not on the slider, press *Retrain*, and see the new figure. A
+   ``retrain`` that takes a ``progress`` keyword is handed a callback ``progress(done, total)``
+   that moves a progress bar and the status line (:func:`fit_with_progress` calls it once an
+   epoch); one that returns ``(figure, note)`` adds the note to the status line, e.g. how its
+   error compares with the sweep's curve (:func:`curve_at`, :func:`compare_to_curve`).
 
 Pictures are stored as PNG bytes inside the notebook, so keep them small (``dpi`` ≈ 75 and a
 modest ``figsize``): a notebook with a few explorers should stay well under a megabyte.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import numbers
 import re
@@ -37,9 +42,13 @@ from typing import Callable, Mapping
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
-__all__ = ["DEFAULT_DPI", "PNG_SIGNATURE", "Explorer", "figure_to_png", "sweep", "explorer"]
+from .train import History, fit
+
+__all__ = ["DEFAULT_DPI", "PNG_SIGNATURE", "Explorer", "figure_to_png", "sweep", "explorer",
+           "fit_with_progress", "curve_at", "compare_to_curve"]
 
 #: Resolution of slider frames: sharp enough on screen, small enough to store many of them.
 DEFAULT_DPI = 75
@@ -215,11 +224,12 @@ class Explorer(widgets.VBox):
         One ``HTML`` caption per slider value (when ``readout`` was given).
     links : list of ipywidgets.widgets.widget_link.Link
         Browser-side links from ``slider.index`` to the stacks' ``selected_index``.
-    value_box, retrain_button, status, output
-        The live retrain controls (``None`` without ``retrain``).
+    value_box, retrain_button, status, progress_bar, output
+        The live retrain controls (``None`` without ``retrain``); the progress bar shows only
+        while a ``retrain`` that reports progress is training.
     """
 
-    slider = stack = readouts = value_box = retrain_button = status = output = None
+    slider = stack = readouts = value_box = retrain_button = status = progress_bar = output = None
     still: bytes | None = None
     frames: dict = {}
     links: list = []
@@ -268,7 +278,12 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
         When given, a text box, a *Retrain* button and an output area are added: with a kernel
         the reader can train at a value that is not on the slider. Typed values are parsed to
         the type of the slider values (int or float) and checked against ``retrain_range``;
-        a ``ValueError`` raised by ``retrain`` is shown to the reader as the message.
+        a ``ValueError`` raised by ``retrain`` is shown to the reader as the message. If
+        ``retrain`` has a parameter ``progress``, it is called as ``retrain(value,
+        progress=report)`` where ``report(done, total)`` moves a progress bar and says "epoch
+        done of total" in the status line while it trains (pass it on to
+        :func:`fit_with_progress`). ``retrain`` may return ``(figure, note)``: the note (a
+        string, e.g. from :func:`compare_to_curve`) follows the time in the status line.
     readout : dict or callable(value) -> str, optional
         A caption under each picture (e.g. the test error at that value).
     retrain_range : (low, high), optional
@@ -441,6 +456,29 @@ def _parse(text: str, kind: type, description: str, retrain_range):
     return parsed
 
 
+def _takes_progress(retrain) -> bool:
+    """Whether ``retrain`` can be called with a ``progress=`` keyword."""
+    try:
+        parameters = inspect.signature(retrain).parameters.values()
+    except (TypeError, ValueError):  # some builtins have no signature
+        return False
+    return any(p.name == "progress" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _split_result(name: str, result):
+    """``(figure, note)`` from what ``retrain`` returned: a figure, or a figure and a note."""
+    if isinstance(result, tuple):
+        if len(result) != 2 or not isinstance(result[1], str):
+            for part in result:
+                if isinstance(part, Figure):
+                    plt.close(part)
+            raise TypeError(f"{name} returned a tuple; it must be (figure, note) with a string "
+                            "note, or just the figure.")
+        return result
+    return result, ""
+
+
 def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) -> widgets.Widget:
     if retrain_range is not None:
         try:
@@ -460,7 +498,13 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
                                         tooltip="Train a new model at this value (needs a running kernel)")
     # True on the static page (no kernel) and in a running notebook alike.
     box.status = widgets.HTML("<i>Retrain works in a running notebook (Jupyter, Colab, Binder).</i>")
+    # Hidden until a retrain reports progress; a widget (not a tqdm bar) so that it shows
+    # however the kernel's environment sets AELIB_PROGRESS.
+    box.progress_bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="training",
+                                             layout=widgets.Layout(display="none", width="100%",
+                                                                   max_width="340px"))
     box.output = widgets.Output()
+    reports_progress = _takes_progress(retrain)
 
     def on_retrain(button) -> bool:
         try:
@@ -472,11 +516,19 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
         box.status.value = f"Training at {description} = {custom} …"
         box.output.outputs = ()
         start = time.perf_counter()
+
+        def report(done, total, unit="epoch"):
+            # Widget updates reach the browser at once, even while this cell's callback runs.
+            box.progress_bar.layout.display = None
+            box.progress_bar.value = min(max(float(done) / float(total), 0.0), 1.0)
+            box.status.value = (f"Training at {description} = {custom}: {unit} {done} of {total}"
+                                f" ({time.perf_counter() - start:.1f} s) …")
+
         result = {}
         try:
-            # Inside a kernel the Output captures progress bars and, on error, the traceback.
+            # Inside a kernel the Output captures printed text and, on error, the traceback.
             with box.output:
-                result["figure"] = retrain(custom)
+                result["value"] = retrain(custom, progress=report) if reports_progress else retrain(custom)
         except ValueError as err:
             box.status.value = f"⚠ {err}"
             return False
@@ -485,11 +537,13 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
             return False
         finally:
             box.retrain_button.disabled = False
-        if "figure" not in result:  # the kernel showed the traceback in the output area
+            box.progress_bar.layout.display = "none"
+        if "value" not in result:  # the kernel showed the traceback in the output area
             box.status.value = "⚠ retraining failed; see the message below."
             return False
         try:
-            png = _as_png(f"retrain({custom!r})", result["figure"])
+            figure, note = _split_result(f"retrain({custom!r})", result["value"])
+            png = _as_png(f"retrain({custom!r})", figure)
         except (TypeError, ValueError) as err:
             box.status.value = f"⚠ {err}"
             return False
@@ -498,7 +552,8 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
         box.output.outputs = ({"output_type": "display_data", "metadata": {},
                                "data": {"image/png": base64.b64encode(png).decode("ascii"),
                                         "text/plain": f"<retrained figure at {description} = {custom}>"}},)
-        box.status.value = f"Retrained at {description} = {custom} in {time.perf_counter() - start:.1f} s."
+        box.status.value = (f"Retrained at {description} = {custom} in "
+                            f"{time.perf_counter() - start:.1f} s" + (f": {html.escape(note)}" if note else "."))
         return True
 
     box._on_retrain = on_retrain
@@ -506,4 +561,109 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
     # Wrapping, not a scroll bar, when the row is wider than the page (a phone).
     row = widgets.HBox([box.value_box, box.retrain_button, box.status],
                        layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
-    return widgets.VBox([row, box.output])
+    return widgets.VBox([row, box.progress_bar, box.output])
+
+
+# ---------------------------------------------------------------- helpers for retrain callbacks
+def fit_with_progress(model, x_train, *, epochs: int, lr: float = 1e-3, progress: Callable | None = None,
+                      seed: int = 0, **fit_options) -> History:
+    """:func:`aelib.train.fit` one epoch at a time, calling ``progress(epoch, epochs)`` after each.
+
+    For a ``retrain`` callback of :func:`explorer`: pass on the ``progress`` it receives, and the
+    reader sees the epochs go by. Adam with learning rate ``lr`` keeps its state across the
+    epochs, so this trains as one call of ``fit`` would (each epoch draws its own shuffle,
+    seeded ``seed + epoch``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place (it may be a warm start: a copy of a trained model).
+    x_train : tensor (n, d)
+    epochs : int
+    lr : float
+        Adam's learning rate.
+    progress : callable(done, total), optional
+    seed : int
+    **fit_options
+        Passed to :func:`aelib.train.fit` (``batch_size``, ``loss``, ``penalty``,
+        ``corruption``, ``device``, …); not ``optimizer``, ``epochs`` or ``progress``.
+
+    Returns
+    -------
+    aelib.train.History
+        All epochs in one history.
+    """
+    clash = sorted({"optimizer", "epochs", "progress", "seed"} & set(fit_options))
+    if clash:
+        raise TypeError(f"fit_with_progress sets {', '.join(clash)} itself; leave "
+                        f"{'it' if len(clash) == 1 else 'them'} out of the options.")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"epochs must be a positive whole number, got {epochs!r}.")
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be a callable(done, total) or None.")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive number (e.g. 1e-3), got {lr!r}.")
+    parameters = list(fit_options.pop("parameters", None) or model.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=float(lr))
+    history = History()
+    for epoch in range(int(epochs)):
+        one = fit(model, x_train, epochs=1, optimizer=optimizer, seed=seed + epoch, progress=False,
+                  parameters=parameters, **fit_options)
+        for name in ("train_loss", "val_loss", "seconds", "lr"):
+            getattr(history, name).extend(getattr(one, name))
+        history.n_examples = one.n_examples
+        if progress is not None:
+            progress(epoch + 1, int(epochs))
+    return history
+
+
+def curve_at(values, errors, value, *, log_x: bool = True, log_y: bool = True) -> float:
+    """The sweep's curve ``errors(values)`` at ``value``, interpolated piecewise linearly.
+
+    With ``log_x``/``log_y`` the straight pieces are drawn on log axes (a power law between
+    two swept values), as the book plots code sizes and errors; use ``log_x=False`` when the
+    sweep includes 0 (e.g. λ = 0). ``value`` must lie within the swept range: outside it the
+    sweep says nothing.
+
+    Examples
+    --------
+    >>> curve_at([1, 4], [8.0, 2.0], 2)   # halfway on log axes: 8 · (2/8)^½
+    4.0
+    >>> curve_at([0.0, 1.0], [10.0, 20.0], 0.25, log_x=False, log_y=False)
+    12.5
+    """
+    xs = np.asarray(values, dtype=float)
+    ys = np.asarray(errors, dtype=float)
+    if xs.ndim != 1 or xs.shape != ys.shape or len(xs) < 2:
+        raise ValueError(f"values and errors must be two sequences of the same length ≥ 2, got "
+                         f"shapes {xs.shape} and {ys.shape}.")
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError("values and errors must be finite (drop the sweep's missing entries).")
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    if np.any(np.diff(xs) == 0):
+        raise ValueError(f"values contains a value twice: {xs.tolist()}.")
+    value = float(value)
+    if not xs[0] <= value <= xs[-1]:
+        raise ValueError(f"{value:g} lies outside the swept range [{xs[0]:g}, {xs[-1]:g}]; the "
+                         "sweep's curve is only known between its values.")
+    if log_x and xs[0] <= 0:
+        raise ValueError("log_x needs positive values; pass log_x=False for a sweep that includes 0.")
+    if log_y and np.any(ys <= 0):
+        raise ValueError("log_y needs positive errors; pass log_y=False.")
+    tx = np.log if log_x else (lambda t: t)
+    ty = np.log if log_y else (lambda t: t)
+    inner = float(np.interp(tx(value), tx(xs), ty(ys)))
+    return float(np.exp(inner)) if log_y else inner
+
+
+def compare_to_curve(error: float, curve: float, *, name: str = "test error") -> str:
+    """A status note: the retrained model's error beside the sweep's curve, and their ratio.
+
+    >>> compare_to_curve(10.5, 10.0)
+    "test error 10.5, the sweep's curve there 10 (ratio 1.05)"
+    """
+    error, curve = float(error), float(curve)
+    if not (np.isfinite(error) and np.isfinite(curve)) or curve <= 0:
+        raise ValueError(f"need a finite error and a positive curve value, got {error!r} and {curve!r}.")
+    return f"{name} {error:.3g}, the sweep's curve there {curve:.3g} (ratio {error / curve:.2f})"

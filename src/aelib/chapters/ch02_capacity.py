@@ -9,6 +9,9 @@ Only that chapter and its tests import this module.
 - The code-size sweep: :func:`shallow_autoencoder`, :func:`latent_size_sweep` (the same shallow
   autoencoder, :math:`\hat x = W_d (W_e x + b_e) + b_d`, at many code sizes :math:`d_z`, beside PCA
   of the same rank), :func:`plot_error_curve`, :func:`bottleneck_frame` (the slider's frame).
+- Live retraining for the slider: :func:`resize_code` (a model of another code size that starts
+  where a swept one is), :func:`retrain_from_sweep`, :func:`sweep_error_at` (the sweep's curve
+  between its sizes).
 - Copy or learn: :func:`identity_autoencoder` (the perfect copier an overcomplete code allows),
   :func:`affine_autoencoder`, :func:`off_data_probes`, :func:`probe_r2`,
   :func:`probe_r2_own_mean`, :func:`plot_copy_tradeoff`, :func:`add_reference_curve`,
@@ -30,13 +33,14 @@ from matplotlib.transforms import Bbox
 from torch import nn
 
 from .._checks import as_data_tensor, int_sequence, positive_float, positive_int
-from ..device import pick_device
+from ..device import pick_device, seeded
 from ..metrics import pca, per_example_error, reconstruction_r2
-from ..models import Autoencoder, MLPAutoencoder
-from ..train import fit, predict
+from ..models import Autoencoder, MLPAutoencoder, predict
+from ..train import fit
+from ..widgets import curve_at, fit_with_progress
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
-__all__ = ["capacity_diagram", "memorisation_diagram", "arc_points", "plot_curve_fits", "separate_labels", "affine_autoencoder", "probe_r2_own_mean", "label_column_groups", "plot_direction_gains", "plot_rescaling", "add_reference_curve"]
+__all__ = ["capacity_diagram", "memorisation_diagram", "arc_points", "plot_curve_fits", "separate_labels", "affine_autoencoder", "probe_r2_own_mean", "label_column_groups", "plot_direction_gains", "plot_rescaling", "add_reference_curve", "resize_code", "retrain_from_sweep", "sweep_error_at"]
 
 
 def _autoencoder_sketch(ax, left: float, code_height: float, *, input_height: float = 2.4,
@@ -565,6 +569,87 @@ def latent_size_sweep(x_train, x_test, latent_dims, *, make_model: Callable | No
 
 def _error(model, x) -> float:
     return float(per_example_error(predict(model, x), x).mean())
+
+
+def _linear_layers(model) -> tuple[nn.Linear, nn.Linear]:
+    """The encoder's and the decoder's single linear layer of a :func:`shallow_autoencoder`."""
+    layers = [m for m in (*model.encoder.modules(), *model.decoder.modules()) if isinstance(m, nn.Linear)]
+    if not isinstance(model, MLPAutoencoder) or model.hidden_dims or len(layers) != 2:
+        raise TypeError("model must be a shallow_autoencoder (one linear layer each way), got "
+                        f"{type(model).__name__}.")
+    return layers[0], layers[1]
+
+
+def resize_code(model: MLPAutoencoder, latent_dim: int, *, seed: int = 0) -> MLPAutoencoder:
+    """A :func:`shallow_autoencoder` with ``latent_dim`` code units that starts where ``model`` is.
+
+    The first ``m = min(d_z, latent_dim)`` code units are copies of ``model``'s: those rows of
+    ``W_e`` and ``b_e``, those columns of ``W_d``, and all of ``b_d``. A wider code gets new units
+    with random encoder rows (PyTorch's default initialisation, seeded by ``seed``) and **zero**
+    decoder columns: the new model computes exactly what ``model`` did, and training only has to
+    teach the new units something useful. (Small rows in *both* layers would stall: each layer's
+    gradient is proportional to the other's weights.) A narrower code keeps the first units.
+    ``model`` is left unchanged.
+
+    Examples
+    --------
+    >>> small = shallow_autoencoder(6, 2)
+    >>> wide = resize_code(small, 4)
+    >>> x = torch.rand(3, 6)
+    >>> bool(torch.allclose(wide(x), small(x)))
+    True
+    """
+    old_encoder, old_decoder = _linear_layers(model)
+    latent_dim = positive_int("latent_dim", latent_dim)
+    kept = min(latent_dim, old_encoder.out_features)
+    with seeded(seed):
+        resized = shallow_autoencoder(model.input_dim, latent_dim)
+    encoder, decoder = _linear_layers(resized)
+    resized.to(old_encoder.weight.device)
+    with torch.no_grad():
+        encoder.weight[:kept] = old_encoder.weight[:kept]
+        encoder.bias[:kept] = old_encoder.bias[:kept]
+        decoder.weight.zero_()
+        decoder.weight[:, :kept] = old_decoder.weight[:, :kept]
+        decoder.bias.copy_(old_decoder.bias)
+    return resized
+
+
+def sweep_error_at(sweep: LatentSweep, latent_dim: int) -> float:
+    """The sweep's test-error curve at ``latent_dim``: straight between swept sizes on log–log axes.
+
+    The curve :func:`plot_error_curve` draws; a retrained model's star should lie near it.
+    """
+    if not isinstance(sweep, LatentSweep):
+        raise TypeError(f"sweep must be a LatentSweep, got {type(sweep).__name__}.")
+    return curve_at(sweep.latent_dims, sweep.ae_test_error, latent_dim)
+
+
+def retrain_from_sweep(sweep: LatentSweep, latent_dim: int, x_train, *, epochs: int = 2, batch_size: int = 64,
+                       lr: float = 2e-3, progress=None, device=None, seed: int = 0) -> MLPAutoencoder:
+    """A model of code size ``latent_dim``, warm-started from the sweep and trained a little.
+
+    It starts from the largest swept model no wider than ``latent_dim`` (the smallest one if
+    all are wider), resized with :func:`resize_code`, so it begins at that model's error, and
+    then trains ``epochs`` epochs on ``x_train`` (Adam, ``lr``, ``batch_size``; ``progress(done,
+    total)`` after each). Starting from scratch, the same model would need the sweep's whole
+    schedule to reach the curve; from the warm start a couple of epochs bring it there. The
+    sweep's models are left unchanged.
+
+    Used by the *Retrain* button of the code-size slider in chapter *Undercomplete vs
+    overcomplete autoencoders*.
+    """
+    if not isinstance(sweep, LatentSweep):
+        raise TypeError(f"sweep must be a LatentSweep, got {type(sweep).__name__}.")
+    if not sweep.models:
+        raise ValueError("the sweep keeps no models to start from; build it with latent_size_sweep.")
+    latent_dim = positive_int("latent_dim", latent_dim)
+    below = [k for k in sweep.models if k <= latent_dim]
+    start = max(below) if below else min(sweep.models)
+    model = resize_code(sweep.models[start], latent_dim, seed=seed)
+    fit_with_progress(model, x_train, epochs=epochs, lr=lr, batch_size=batch_size, progress=progress,
+                      device=device, seed=seed)
+    return model
 
 
 def off_data_probes(x, n: int | None = None, seed: int = 0) -> dict:

@@ -9,7 +9,8 @@ labels use the chapter's notation: an example :math:`x \in \mathbb{R}^{d_x}`, it
 :math:`s \in \mathbb{R}^{d_z}`, the dictionary :math:`W \in \mathbb{R}^{d_x \times d_z}` with
 one atom :math:`w_k` per column (stored in code as ``D = Wᵀ``, one atom per row), and for the
 autoencoder an encoder :math:`V`, a code :math:`z` and a decoder :math:`W`. The solvers are
-:mod:`aelib.sparse`.
+:mod:`aelib.sparse`. For the slider's *Retrain* button, :func:`recode_with_progress` codes
+the patches at a new λ part by part and :func:`relative_error` measures the result.
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ import numpy as np
 import torch
 from matplotlib.patches import Circle
 
-from .._checks import as_data_tensor, nonnegative_float
+from .._checks import as_data_tensor, nonnegative_float, positive_int
+from ..sparse import sparse_encode
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
-__all__ = ["sparse_coding_diagram", "unit_balls_figure", "penalty_targets_diagram", "ista_diagram", "dictionary_learning_diagram", "sparse_autoencoder_diagram", "code_value_histograms", "unit_usage_figure"]
+__all__ = ["sparse_coding_diagram", "unit_balls_figure", "penalty_targets_diagram", "ista_diagram", "dictionary_learning_diagram", "sparse_autoencoder_diagram", "code_value_histograms", "unit_usage_figure", "recode_with_progress", "relative_error"]
 
 
 #: The figures that draw without data (schematic diagrams and the unit balls).
@@ -557,3 +559,36 @@ def sparsity_frame(x, codes, dictionary, sweep: dict, sparsity_weight: float, pa
     ax.set_ylabel("$s_k$ (framed patch)")
     ax.set_title(f"{len(used)} non-zero coefficients", fontsize=9)
     return fig
+
+
+def relative_error(x, codes, dictionary) -> float:
+    """The share of the patches' energy a code loses: ``Σ_i ‖x_i − s_i D‖² / Σ_i ‖x_i‖²``.
+
+    The error axis of the λ slider's curve (:func:`sparsity_frame`).
+    """
+    x = as_data_tensor("x", x)
+    rebuilt = codes.to(x.dtype) @ dictionary.to(x.dtype)
+    if rebuilt.shape != x.shape:
+        raise ValueError(f"codes @ dictionary has shape {tuple(rebuilt.shape)}, x {tuple(x.shape)}; "
+                         "pass one code per row of x and one atom per row of the dictionary.")
+    return float((x - rebuilt).pow(2).sum() / x.pow(2).sum())
+
+
+def recode_with_progress(x, dictionary, sparsity_weight: float, *, n_parts: int = 4, progress=None):
+    """:func:`aelib.sparse.sparse_encode` of ``x`` in ``n_parts`` parts, reporting after each.
+
+    Every row is its own Lasso problem, so the parts solve what one call solves (the codes agree
+    to within the solver's tolerance: when to stop is decided for a whole batch); the
+    ``progress(done, total, "patches")`` calls let the λ slider's *Retrain* button show how far
+    it is.
+    """
+    nonnegative_float("sparsity_weight", sparsity_weight)
+    n_parts = positive_int("n_parts", n_parts)
+    x = as_data_tensor("x", x)
+    size = max(1, math.ceil(len(x) / n_parts))
+    parts = []
+    for start in range(0, len(x), size):
+        parts.append(sparse_encode(x[start:start + size], dictionary, sparsity_weight))
+        if progress is not None:
+            progress(min(start + size, len(x)), len(x), "patches")
+    return torch.cat(parts)

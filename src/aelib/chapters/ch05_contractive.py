@@ -4,18 +4,22 @@ Three schematic diagrams (the objective, the manifold picture, the three ways to
 penalty) and what the chapter measures: Jacobian spectra, tangent directions, how far codes move
 under small input changes, and the second-order expansion of the denoising loss. The penalty is
 :func:`aelib.penalties.contractive`; the Jacobians come from :mod:`aelib.jacobian`.
+:func:`retrain_from_sweep` serves the *Retrain* button of the chapter's λ slider.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import torch
 from matplotlib.patches import Circle, Ellipse, Rectangle
 
-from .._checks import as_data_tensor, positive_float, positive_int
+from .._checks import as_data_tensor, nonnegative_float, positive_float, positive_int
 from ..jacobian import _encoder_parts, batch_jacobian
 from ..models import eval_mode
+from ..penalties import contractive
+from ..widgets import fit_with_progress
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
 __all__ = ["objective_diagram", "manifold_diagram", "penalty_methods_diagram"]
@@ -364,3 +368,30 @@ def noise_expansion(model, x, noise_std: float, *, n_draws: int = 200, seed: int
     return {"jacobian_sq": jacobian_sq,
             "output_change": float(change.mean()), "output_change_se": float(change.std() / root),
             "extra_loss": float(extra.mean()), "extra_loss_se": float(extra.std() / root)}
+
+
+def retrain_from_sweep(models: dict, contraction_weight: float, x_train, *, epochs: int = 3,
+                       lr: float = 1e-3, progress=None, device=None, seed: int = 0):
+    """A contractive autoencoder at weight λ, warm-started from the sweep's nearest λ.
+
+    A copy of ``models[λ']`` (``λ'`` the swept weight nearest ``contraction_weight``) trains
+    ``epochs`` more epochs on ``x_train`` with the squared error and the penalty at the new λ
+    (closed form; none at λ = 0), Adam at ``lr``, ``progress(done, total)`` after each epoch.
+    From there it needs a few epochs where a model from scratch would need the sweep's whole
+    schedule. ``models`` (λ → one-layer sigmoid autoencoder) is left unchanged.
+
+    Used by the *Retrain* button of the λ slider in chapter *Contractive autoencoders*.
+
+    Returns
+    -------
+    Autoencoder
+    """
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict (λ → trained contractive autoencoder).")
+    weight = nonnegative_float("contraction_weight", contraction_weight)
+    nearest = min(models, key=lambda swept: (abs(swept - weight), swept))
+    model = copy.deepcopy(models[nearest])
+    penalty = contractive(weight, method="closed_form") if weight > 0 else None
+    fit_with_progress(model, x_train, epochs=epochs, lr=lr, loss="sse", penalty=penalty,
+                      progress=progress, device=device, seed=seed)
+    return model

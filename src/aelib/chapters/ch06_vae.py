@@ -10,7 +10,9 @@
 * :func:`manifold_figure` — a two-dimensional code space: images decoded on an evenly spaced
   grid of codes beside the test codes, on the same axes, with the grid's window outlined;
 * :func:`extremes_figure` — reconstructions and decoded prior draws of a few VAEs side by side
-  (the ends of the chapter's β and latent-size sweeps).
+  (the ends of the chapter's β and latent-size sweeps);
+* :func:`train_small_vae` — one model of those sweeps, trained epoch by epoch so that the
+  sliders' *Retrain* button can show its progress.
 
 Symbols are the book's (``book/notation.md``): ``x`` (``d_x`` pixels), ``z`` (``d_z`` numbers),
 encoder ``q_φ(z | x)``, decoder ``p_θ(x | z)``, prior ``p(z) = N(0, I)``.
@@ -24,10 +26,14 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from .. import plot
+from .._checks import nonnegative_float, positive_int
+from ..device import seeded
+from ..vae import VAE
+from ..widgets import fit_with_progress
 from ._diagram import COLORS, arrow, box, canvas, label, trapezoid
 
 __all__ = ["reparameterisation_diagram", "bounds_diagram", "codes_versus_prior",
-           "manifold_figure", "extremes_figure"]
+           "manifold_figure", "extremes_figure", "train_small_vae"]
 
 _GRADIENT = COLORS["loss"]
 
@@ -304,3 +310,25 @@ def extremes_figure(originals, rows: dict, image_shape, *, n: int = 6, dpi: floa
     right.tick_params(left=False)
     fig.tight_layout()
     return fig
+
+
+def train_small_vae(x_train, *, beta: float = 1.0, latent_dim: int = 10, hidden_dim: int = 128,
+                    epochs: int = 8, progress=None, device=None, seed: int = 0) -> VAE:
+    """A VAE ``d_x → hidden_dim → d_z`` (and back) trained on ``x_train`` with weight ``beta``.
+
+    The recipe of the chapter's β and latent-size sliders: Adam at ``1e-3``, mini-batches of
+    128, ``epochs`` epochs, initial weights seeded by ``seed`` (the caller's random state is
+    left alone). ``progress(done, total)`` is called after every epoch. Small enough to retrain
+    from scratch in about a second on a laptop CPU, so the *Retrain* button needs no warm start.
+    """
+    beta = nonnegative_float("beta", beta)
+    latent_dim = positive_int("latent_dim", latent_dim)
+    hidden_dim = positive_int("hidden_dim", hidden_dim)
+    x_train = torch.as_tensor(x_train)
+    if x_train.ndim != 2:
+        raise ValueError(f"x_train must be a 2-D tensor (n, d_x), got shape {tuple(x_train.shape)}.")
+    with seeded(seed):
+        model = VAE(x_train.shape[1], (hidden_dim,), latent_dim, beta=beta)
+    fit_with_progress(model, x_train, epochs=epochs, lr=1e-3, batch_size=128, progress=progress,
+                      device=device, seed=seed)
+    return model
