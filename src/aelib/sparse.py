@@ -235,9 +235,9 @@ def _iterate(codes, transition, offset, threshold, method, max_iter, tol):
         new = F.softshrink(torch.addmm(offset, start, transition), threshold)
         change = new - codes
         if method != "ista":
-            squared = change.pow(2).sum(1, keepdim=True)
+            squared = torch.linalg.vector_norm(change, dim=1, keepdim=True).square()
             # Restart (β = 0) where the momentum points uphill: ⟨y^k − s^{k+1}, Δ_{k+1}⟩ > 0.
-            uphill = beta * (last_change * change).sum(1, keepdim=True) > squared
+            uphill = beta * torch.linalg.vecdot(last_change, change).unsqueeze(1) > squared
             if method == "fista":
                 t_now = torch.where(uphill, 1.0, t)
                 t = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t_now * t_now))
@@ -245,10 +245,11 @@ def _iterate(codes, transition, offset, threshold, method, max_iter, tol):
             else:  # greedy: β = 1, dropped also when a step is longer than the first one
                 first = squared if first is None else first
                 beta = (~uphill & (squared <= first)).to(codes.dtype)
-            point, last_change = new + beta * change, change
+            point, last_change = torch.addcmul(new, beta, change), change
         codes = new
         if tol > 0 and k % _CHECK_EVERY == 0:
-            done = change.norm(dim=1) <= tol * codes.norm(dim=1).clamp_min(torch.finfo(codes.dtype).tiny)
+            moved = squared.squeeze(1).sqrt() if method != "ista" else change.norm(dim=1)
+            done = moved <= tol * codes.norm(dim=1).clamp_min(torch.finfo(codes.dtype).tiny)
             n_done = int(done.sum())
             if n_done == len(active):
                 break
