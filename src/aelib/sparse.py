@@ -237,7 +237,7 @@ def _iterate(codes, transition, offset, threshold, method, max_iter, tol):
         if method != "ista":
             squared = torch.linalg.vector_norm(change, dim=1, keepdim=True).square()
             # Restart (β = 0) where the momentum points uphill: ⟨y^k − s^{k+1}, Δ_{k+1}⟩ > 0.
-            uphill = beta * torch.linalg.vecdot(last_change, change).unsqueeze(1) > squared
+            uphill = beta * (last_change * change).sum(1, keepdim=True) > squared
             if method == "fista":
                 t_now = torch.where(uphill, 1.0, t)
                 t = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t_now * t_now))
