@@ -57,7 +57,8 @@ class Autoencoder(nn.Module):
     decoder : nn.Module
         Maps codes back to ``(batch, input_dim)``.
     input_dim, latent_dim : int
-        Recorded for checks and for the book's tables.
+        Recorded for checks and for the book's tables. Subclasses call this first, with
+        ``encoder=decoder=None``, so that the sizes are checked here once, then build the maps.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, input_dim: int, latent_dim: int):
@@ -135,12 +136,11 @@ class MLPAutoencoder(Autoencoder):
 
     def __init__(self, input_dim: int, hidden_dims=(256,), latent_dim: int = 32, activation="relu",
                  latent_activation=None, output="sigmoid"):
-        input_dim = positive_int("input_dim", input_dim)
-        latent_dim = positive_int("latent_dim", latent_dim)
+        super().__init__(None, None, input_dim, latent_dim)
+        input_dim, latent_dim = self.input_dim, self.latent_dim
         hidden_dims = int_sequence("hidden_dims", hidden_dims)
-        encoder = mlp((input_dim, *hidden_dims, latent_dim), activation, latent_activation)
-        decoder = mlp((latent_dim, *reversed(hidden_dims), input_dim), activation, output)
-        super().__init__(encoder, decoder, input_dim, latent_dim)
+        self.encoder = mlp((input_dim, *hidden_dims, latent_dim), activation, latent_activation)
+        self.decoder = mlp((latent_dim, *reversed(hidden_dims), input_dim), activation, output)
         self.hidden_dims = hidden_dims
 
 
@@ -152,10 +152,9 @@ class LinearAutoencoder(Autoencoder):
     """
 
     def __init__(self, input_dim: int, latent_dim: int, bias: bool = True):
-        input_dim = positive_int("input_dim", input_dim)
-        latent_dim = positive_int("latent_dim", latent_dim)
-        super().__init__(nn.Linear(input_dim, latent_dim, bias=bias), nn.Linear(latent_dim, input_dim, bias=bias),
-                         input_dim, latent_dim)
+        super().__init__(None, None, input_dim, latent_dim)
+        self.encoder = nn.Linear(self.input_dim, self.latent_dim, bias=bias)
+        self.decoder = nn.Linear(self.latent_dim, self.input_dim, bias=bias)
 
 
 class ConvAutoencoder(Autoencoder):
@@ -176,14 +175,13 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, image_shape=(1, 28, 28), channels=(16, 32), latent_dim: int = 20):
         image_shape = image_dims(image_shape)
         channels = int_sequence("channels", channels, allow_empty=False)
-        latent_dim = positive_int("latent_dim", latent_dim)
+        super().__init__(None, None, math.prod(image_shape), latent_dim)
+        latent_dim = self.latent_dim
         c, h, w = image_shape
         sizes = [(h, w)]
         for _ in channels:
-            h, w = (h + 1) // 2, (w + 1) // 2  # 3×3 kernel, stride 2, padding 1
+            h, w = (h + 1) // 2, (w + 1) // 2  # 3×3 kernel, stride 2, padding 1: never below 1
             sizes.append((h, w))
-        if h < 1 or w < 1:
-            raise ValueError(f"image_shape {image_shape} is too small for {len(channels)} down-sampling steps.")
         flat = channels[-1] * h * w
         enc: list[nn.Module] = [nn.Unflatten(1, image_shape)]
         in_ch = c
@@ -201,7 +199,7 @@ class ConvAutoencoder(Autoencoder):
             dec.append(nn.ReLU() if i < len(outs) - 1 else nn.Sigmoid())
             in_ch = out_ch
         dec.append(nn.Flatten())
-        super().__init__(nn.Sequential(*enc), nn.Sequential(*dec), int(math.prod(image_shape)), latent_dim)
+        self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
         self.image_shape = image_shape
         self.channels = channels
 

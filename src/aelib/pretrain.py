@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._checks import as_data_tensor, int_sequence, positive_int
+from ._checks import as_data_tensor, instance_of, int_sequence, positive_int
 from .device import seeded
-from .models import Autoencoder, Classifier, MLPAutoencoder, make_activation, mlp, predict
+from .models import Autoencoder, Classifier, MLPAutoencoder, _predict, make_activation, mlp
 from .train import History, _labels, fit, fit_classifier
 
 __all__ = [
@@ -84,13 +84,10 @@ def stack_encoders(autoencoders) -> nn.Sequential:
     layers: list[nn.Module] = []
     previous_width = None
     for i, ae in enumerate(autoencoders):
-        if not isinstance(ae, Autoencoder):
-            raise TypeError(f"autoencoders[{i}] must be an aelib Autoencoder, got {type(ae).__name__}.")
+        instance_of(f"autoencoders[{i}]", ae, Autoencoder, "an aelib Autoencoder")
         if previous_width is not None and ae.input_dim != previous_width:
-            raise ValueError(
-                f"autoencoders[{i}] expects input_dim={ae.input_dim} but the layer below outputs {previous_width}; "
-                "each autoencoder must be trained on the codes of the previous one."
-            )
+            raise ValueError(f"autoencoders[{i}] expects input_dim={ae.input_dim} but the layer below outputs "
+                             f"{previous_width}; train each autoencoder on the codes of the previous one.")
         encoder = copy.deepcopy(ae.encoder)
         layers += list(encoder) if isinstance(encoder, nn.Sequential) else [encoder]
         previous_width = ae.latent_dim
@@ -158,7 +155,7 @@ def greedy_pretrain(x, hidden_dims, *, activation="sigmoid", epochs: int = 5, ba
         histories.append(fit(ae, codes, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss,
                              corruption=corruption, seed=seed + k, device=device, progress=progress))
         autoencoders.append(ae)
-        codes = predict(ae, codes, fn=ae.encode)  # the next layer's training data
+        codes = _predict(ae, codes, fn=ae.encode)  # the next layer's training data
     return Pretrained(stack_encoders(autoencoders), autoencoders, histories)
 
 
@@ -211,8 +208,7 @@ def fine_tune(model: Classifier, x, y, *, head_epochs: int = 5, full_epochs: int
     -------
     FineTuneHistory
     """
-    if not isinstance(model, Classifier):
-        raise TypeError(f"model must be an aelib.pretrain.Classifier, got {type(model).__name__}.")
+    instance_of("model", model, Classifier, "an aelib.pretrain.Classifier")
     head_epochs = positive_int("head_epochs", head_epochs, minimum=0)
     full_epochs = positive_int("full_epochs", full_epochs, minimum=0)
     x = as_data_tensor("x", x, width=_input_width(model))
@@ -237,6 +233,6 @@ def accuracy(model: nn.Module, x, y) -> float:
     """Fraction of rows of ``x`` whose arg-max logit is the label in ``y``."""
     x = as_data_tensor("x", x, width=_input_width(model))
     y = _labels("y", y, len(x))
-    return float((predict(model, x).argmax(1) == y.to(x.device)).float().mean())
+    return float((_predict(model, x).argmax(1) == y.to(x.device)).float().mean())
 
 

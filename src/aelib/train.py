@@ -128,9 +128,8 @@ def _make_optimizer(optimizer, params, lr, weight_decay):
     if isinstance(optimizer, torch.optim.Optimizer) or (callable(optimizer) and not isinstance(optimizer, str)):
         given = [name for name, value in (("lr", lr), ("weight_decay", weight_decay)) if value]
         if given:
-            raise ValueError(f"{' and '.join(given)} would be ignored: the optimizer "
-                             f"{'instance' if isinstance(optimizer, torch.optim.Optimizer) else 'factory'} "
-                             "sets its own. Set them in the optimizer, or pass optimizer='adam'.")
+            raise ValueError(f"{' and '.join(given)} would be ignored: an optimizer instance or factory sets its "
+                             "own. Set them in the optimizer, or pass optimizer='adam'.")
         opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer(params)
         return instance_of("what the optimizer factory returned", opt, torch.optim.Optimizer, "an Optimizer")
     raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, a callable(params) -> Optimizer "
@@ -215,10 +214,8 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
             history.seconds.append(time.perf_counter() - start)
             if not math.isfinite(epoch_loss):
                 model.load_state_dict(initial_state)
-                raise FloatingPointError(
-                    f"the training loss became {epoch_loss} in epoch {epoch + 1}; the model was reset "
-                    "to its initial weights. Lower the learning rate (lr) or check the penalty weight."
-                )
+                raise FloatingPointError(f"the training loss became {epoch_loss} in epoch {epoch + 1}; the model was "
+                                         "reset to its initial weights. Lower the learning rate (lr) or check the penalty.")
             history.train_loss.append(epoch_loss)
             if evaluate is not None:
                 for key, value in evaluate().items():

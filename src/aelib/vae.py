@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import as_data_tensor, int_sequence, nonnegative_float, positive_float, positive_int
+from ._checks import as_data_tensor, int_sequence, nonnegative_float, one_of, positive_float, positive_int, same_shape
 from .models import Autoencoder, eval_mode, mlp
 
 __all__ = ["VAE", "ELBO", "elbo", "log_likelihood", "gaussian_kl", "LIKELIHOODS"]
@@ -52,8 +52,7 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     for name, value in (("mu", mu), ("logvar", logvar)):
         if not isinstance(value, torch.Tensor) or not torch.is_floating_point(value):
             raise TypeError(f"{name} must be a floating torch.Tensor, got {getattr(value, 'dtype', type(value).__name__)}.")
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}.")
+    same_shape("logvar", logvar, mu.shape, " (the shape of mu)")
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
 
@@ -94,20 +93,18 @@ class VAE(Autoencoder):
 
     def __init__(self, input_dim: int, hidden_dims=(400,), latent_dim: int = 20, likelihood: str = "bernoulli",
                  *, gaussian_std: float | None = None, activation="relu", beta: float = 1.0):
-        input_dim = positive_int("input_dim", input_dim)
-        latent_dim = positive_int("latent_dim", latent_dim)
+        super().__init__(None, None, input_dim, latent_dim)
+        input_dim, latent_dim = self.input_dim, self.latent_dim
         hidden_dims = int_sequence("hidden_dims", hidden_dims)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+        likelihood = one_of("likelihood", likelihood, LIKELIHOODS)
         if gaussian_std is not None and likelihood != "gaussian":
             raise ValueError("gaussian_std applies to likelihood='gaussian' only; leave it None.")
         width = hidden_dims[-1] if hidden_dims else input_dim
         # One head for both moments: its first latent_dim outputs are μ, the rest log σ².
-        encoder = nn.Sequential(*mlp((input_dim, *hidden_dims), activation), nn.Linear(width, 2 * latent_dim))
+        self.encoder = nn.Sequential(*mlp((input_dim, *hidden_dims), activation), nn.Linear(width, 2 * latent_dim))
         # The decoder outputs the *parameters* of p_θ(x | z): logits (Bernoulli) or means (Gaussian).
-        decoder = nn.Sequential(*mlp((latent_dim, *reversed(hidden_dims)), activation),
-                                nn.Linear(hidden_dims[0] if hidden_dims else latent_dim, input_dim))
-        super().__init__(encoder, decoder, input_dim, latent_dim)
+        self.decoder = nn.Sequential(*mlp((latent_dim, *reversed(hidden_dims)), activation),
+                                     nn.Linear(hidden_dims[0] if hidden_dims else latent_dim, input_dim))
         self.hidden_dims = hidden_dims
         self.likelihood = likelihood
         self.beta = beta  # validated by the property setter
@@ -215,11 +212,8 @@ class VAE(Autoencoder):
         ends = []
         for name, x in (("a", a), ("b", b)):
             x = torch.as_tensor(x)
-            if x.dim() == 1:
-                x = x[None]
-            if x.shape[0] != 1:
-                raise ValueError(f"{name} must be one example of shape ({self.input_dim},), got {tuple(x.shape)}.")
-            ends.append(as_data_tensor(name, x, width=self.input_dim).to(self.device))
+            x = as_data_tensor(name, x[None] if x.dim() == 1 else x, width=self.input_dim)
+            ends.append(same_shape(name, x, (1, self.input_dim), " (one example)").to(self.device))
         weights = torch.linspace(0, 1, steps, device=self.device)[:, None]
         return _eval(self, lambda: self.decode((1 - weights) * self.encode(ends[0]) + weights * self.encode(ends[1]))).cpu()
 
