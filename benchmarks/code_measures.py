@@ -5,8 +5,9 @@
 Prints, for the core (``src/aelib/*.py``, not ``aelib/chapters``): executable lines (lines
 spanned by statements, docstrings excluded), the largest module, the longest function body, and
 the guard share — the fraction of executable lines that only validate input: ``raise``
-statements, ``if`` blocks whose body only raises, statements that are calls to the validators
-of ``aelib._checks``, and ``_checks.py`` itself. It also checks that no core module imports a
+statements, ``if`` blocks whose body only raises, simple statements that call one of the
+validators of ``aelib._checks`` (however the call is wrapped: an assignment, a ``return``, an
+argument of another call), and ``_checks.py`` itself. It also checks that no core module imports a
 chapter helper.
 """
 from __future__ import annotations
@@ -43,11 +44,17 @@ def _is_guard(node, validators) -> bool:
         return True
     if isinstance(node, ast.If) and not node.orelse and all(isinstance(b, ast.Raise) for b in node.body):
         return True
-    value = getattr(node, "value", None)
-    if isinstance(node, (ast.Assign, ast.Expr, ast.AnnAssign)) and isinstance(value, ast.Call):
-        func = value.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        return name in validators
+    if isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef,
+                         ast.AsyncFunctionDef)):
+        return False
+    # A simple statement that calls a validator anywhere (``x = f(validator(...))``, ``return
+    # validator(...)``, ``a, b = validator(...), validator(...)``) is a check, not only
+    # ``x = validator(...)``: otherwise a check counts or not depending on how the line is written.
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call):
+            func = call.func
+            if (func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")) in validators:
+                return True
     return False
 
 

@@ -61,7 +61,8 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
         if not torch.cuda.is_available():
             raise RuntimeError(f"{source} asks for {prefer!r} but CUDA is not available here; unset it or use 'cpu'.")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(f"{source} asks for {prefer!r} but only {torch.cuda.device_count()} CUDA device(s) exist.")
+            raise RuntimeError(f"{source} asks for {prefer!r} but only {torch.cuda.device_count()} CUDA "
+                               "device(s) exist.")
     elif device.type == "mps" and not _mps_available():
         raise RuntimeError(f"{source} asks for 'mps' but Apple's MPS backend is not available; use 'cpu'.")
     elif device.type not in ("cpu", "cuda", "mps"):

@@ -27,7 +27,7 @@ __all__ = [
 def per_example_error(x_hat, x) -> torch.Tensor:
     """``‖x̂_i − x_i‖²`` for every row ``i``."""
     x = as_data_tensor("x", x)
-    x_hat = same_shape("x_hat", as_data_tensor("x_hat", x_hat), x.shape, " (the same shape as x: one reconstruction per row)")
+    x_hat = same_shape("x_hat", as_data_tensor("x_hat", x_hat), x.shape, " (the same shape as x)")
     return _per_example_error(x_hat, x)
 
 

@@ -335,9 +335,9 @@ def _check_norm(atom_norm, frobenius_weight):
     atom_norm = one_of("atom_norm", atom_norm, _ATOM_NORMS)
     gamma = nonnegative_float("frobenius_weight", frobenius_weight)
     if (atom_norm == "frobenius") != (gamma > 0):
-        raise ValueError("atom_norm='frobenius' needs frobenius_weight > 0 (else atoms grow while codes shrink), e.g. 1e-3"
-                         if gamma == 0 else "frobenius_weight has no effect with unit-norm atoms (‖D‖²_F = n_atoms); "
-                         "use atom_norm='frobenius' or leave frobenius_weight at 0.")
+        raise ValueError("atom_norm='frobenius' needs frobenius_weight > 0 (else atoms grow while codes "
+                         "shrink), e.g. 1e-3" if gamma == 0 else "frobenius_weight has no effect with unit-norm "
+                         "atoms (‖D‖²_F = n_atoms); use atom_norm='frobenius' or leave frobenius_weight at 0.")
     return atom_norm, gamma
 
 

@@ -174,6 +174,14 @@ def _sync(device: torch.device):
         torch.cuda.synchronize(device)
 
 
+def _check_training(model, x_train, x_val, epochs, batch_size):
+    """The checks :func:`fit` and :func:`fit_classifier` share; returns the checked arguments."""
+    instance_of("model", model, nn.Module, "a torch.nn.Module")
+    x_train = as_data_tensor("x_train", x_train, width=getattr(model, "input_dim", None))
+    x_val = None if x_val is None else as_data_tensor("x_val", x_val, width=x_train.shape[1])
+    return x_train, x_val, positive_int("epochs", epochs), positive_int("batch_size", batch_size)
+
+
 def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, device, progress,
          evaluate=None, desc="fit", scheduler=None, scheduler_interval="epoch") -> History:
     """The shared loop. ``batch_loss(*batch_tensors) -> scalar``; ``evaluate() -> dict``.
@@ -214,8 +222,9 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
             history.seconds.append(time.perf_counter() - start)
             if not math.isfinite(epoch_loss):
                 model.load_state_dict(initial_state)
-                raise FloatingPointError(f"the training loss became {epoch_loss} in epoch {epoch + 1}; the model was "
-                                         "reset to its initial weights. Lower the learning rate (lr) or check the penalty.")
+                raise FloatingPointError(f"the training loss became {epoch_loss} in epoch {epoch + 1}; the model "
+                                         "was reset to its initial weights. Lower the learning rate (lr) or check "
+                                         "the penalty weight.")
             history.train_loss.append(epoch_loss)
             if evaluate is not None:
                 for key, value in evaluate().items():
@@ -300,12 +309,7 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
     FloatingPointError
         The loss became NaN/inf (the model is reset to its initial weights).
     """
-    instance_of("model", model, nn.Module, "a torch.nn.Module")
-    x_train = as_data_tensor("x_train", x_train, width=getattr(model, "input_dim", None))
-    if x_val is not None:
-        x_val = as_data_tensor("x_val", x_val, width=x_train.shape[1])
-    epochs = positive_int("epochs", epochs)
-    batch_size = positive_int("batch_size", batch_size)
+    x_train, x_val, epochs, batch_size = _check_training(model, x_train, x_val, epochs, batch_size)
     own_objective = getattr(model, "training_loss", None)
     if own_objective is not None and (loss not in ("mse", None) or penalty is not None):
         raise ValueError(f"{type(model).__name__} has its own training_loss: leave loss and penalty at their defaults.")
@@ -375,16 +379,11 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
     filled when ``x_val``/``y_val`` are given. ``parameters`` restricts training to some
     parameters (e.g. only a new output layer). See chapter *Pretraining deep networks*.
     """
-    instance_of("model", model, nn.Module, "a torch.nn.Module")
-    x_train = as_data_tensor("x_train", x_train)
-    y_train = _labels("y_train", y_train, len(x_train))
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither.")
-    if x_val is not None:
-        x_val = as_data_tensor("x_val", x_val, width=x_train.shape[1])
-        y_val = _labels("y_val", y_val, len(x_val))
-    epochs = positive_int("epochs", epochs)
-    batch_size = positive_int("batch_size", batch_size)
+    x_train, x_val, epochs, batch_size = _check_training(model, x_train, x_val, epochs, batch_size)
+    y_train = _labels("y_train", y_train, len(x_train))
+    y_val = None if y_val is None else _labels("y_val", y_val, len(x_val))
     device = pick_device(device) if device is not None else pick_device()
     model.to(device)
     xs, ys = x_train.to(device), y_train.to(device)
