@@ -101,11 +101,8 @@ def _batch_jacobian(fn, x, create_graph=True):
     except (RuntimeError, ValueError) as err:
         if "device" in str(err):
             raise
-        raise ValueError(
-            "could not differentiate the function row by row; it must map (batch, d) to (batch, k) "
-            "treating rows independently (no batch normalisation in training mode). "
-            f"Original error: {err}"
-        ) from err
+        raise ValueError("could not differentiate the function row by row; it must map (batch, d) to (batch, k) "
+                         f"treating rows independently (no batch norm in training). Original error: {err}") from err
     jac = jac.to(home)
     return jac if create_graph else jac.detach()
 
@@ -195,11 +192,8 @@ def _frobenius_sq(encoder, x, method, n_projections=1, generator=None, codes=Non
     if method == "closed_form":
         structure = _one_layer_structure(module) if module is not None else None
         if structure is None:
-            raise ValueError(
-                "method='closed_form' needs a one-layer encoder: Linear followed by Sigmoid, Tanh, ReLU or "
-                f"nothing; got {_describe(module, encoder)}. "
-                "Use method='exact' or method='estimator' for deeper encoders."
-            )
+            raise ValueError("method='closed_form' needs a one-layer encoder: Linear followed by Sigmoid, Tanh, "
+                             f"ReLU or none; got {_describe(module, encoder)}. Use 'exact' or 'estimator' otherwise.")
         linear, activation = structure
         h = codes if codes is not None else fn(x)
         slope = _DERIVATIVE_FROM_OUTPUT[activation](h)

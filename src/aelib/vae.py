@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import as_data_tensor, int_sequence, nonnegative_float, one_of, positive_float, positive_int, same_shape
+from ._checks import (as_data_tensor, instance_of, int_sequence, nonnegative_float, one_of, positive_float,
+                      positive_int, same_shape)
 from .models import Autoencoder, eval_mode, mlp
 
 __all__ = ["VAE", "ELBO", "elbo", "log_likelihood", "gaussian_kl", "LIKELIHOODS"]
@@ -247,9 +248,10 @@ def _eval(model, fn):
         return fn()
 
 
-def _check_vae(model):
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be an aelib.vae.VAE, got {type(model).__name__}.")
+def _check_vae(model, x, n_samples):
+    """The checks :func:`elbo` and :func:`log_likelihood` share; returns ``x`` and ``n_samples`` checked."""
+    instance_of("model", model, VAE, "an aelib.vae.VAE")
+    return as_data_tensor("x", x, width=model.input_dim), positive_int("n_samples", n_samples)
 
 
 @torch.no_grad()
@@ -285,10 +287,8 @@ def elbo(model: VAE, x, beta: float = 1.0, *, n_samples: int = 1, seed: int = 0,
     >>> round(terms.reconstruction - terms.kl - terms.elbo, 6)
     0.0
     """
-    _check_vae(model)
-    x = as_data_tensor("x", x, width=model.input_dim)
+    x, n_samples = _check_vae(model, x, n_samples)
     beta = nonnegative_float("beta", beta)
-    n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
     device, dtype = model.device, next(model.parameters()).dtype
     gen = _generator(seed, device)
@@ -335,9 +335,7 @@ def log_likelihood(model: VAE, x, n_samples: int = 100, *, seed: int = 0, per_ex
     -------
     float, or torch.Tensor of shape (n,) on the CPU when ``per_example``.
     """
-    _check_vae(model)
-    x = as_data_tensor("x", x, width=model.input_dim)
-    n_samples = positive_int("n_samples", n_samples)
+    x, n_samples = _check_vae(model, x, n_samples)
     max_rows = positive_int("max_rows", max_rows)
     device, dtype = model.device, next(model.parameters()).dtype
     gen = _generator(seed, device)
