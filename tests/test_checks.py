@@ -60,9 +60,9 @@ def test_instance_of_and_function_name_the_argument_and_allow_none_when_optional
         _checks.instance_of("generator", 3, torch.Generator, optional=True)
     with pytest.raises(TypeError, match=r"generator must be a Generator, got NoneType"):
         _checks.instance_of("generator", None, torch.Generator)
-    assert _checks.function("penalty", None, "(model, x, z)", optional=True) is None
+    assert _checks.callable_arg("penalty", None, "(model, x, z)", optional=True) is None
     with pytest.raises(TypeError, match=r"penalty must be a callable\(model, x, z\) or None, got int"):
-        _checks.function("penalty", 3, "(model, x, z)", optional=True)
+        _checks.callable_arg("penalty", 3, "(model, x, z)", optional=True)
 
 
 def test_shape_and_label_checks():

@@ -88,7 +88,7 @@ def instance_of(name: str, value, kind, description: str | None = None, optional
     return value
 
 
-def function(name: str, value, signature: str, optional: bool = False):
+def callable_arg(name: str, value, signature: str, optional: bool = False):
     """``value`` itself, if it can be called (or is ``None`` when ``optional``)."""
     if not (callable(value) or (optional and value is None)):
         raise TypeError(f"{name} must be a callable{signature}{' or None' if optional else ''}, "

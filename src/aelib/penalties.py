@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import function, instance_of, nonnegative_float, one_of, positive_int, real
+from ._checks import callable_arg, instance_of, nonnegative_float, one_of, positive_int, real
 from .jacobian import METHODS, _frobenius_sq
 
 __all__ = ["l1_activity", "kl_sparsity", "kl_bernoulli", "weight_penalty", "combine", "contractive"]
@@ -94,7 +94,7 @@ def weight_penalty(weight: float, p: int = 2, modules: str = "all"):
 def combine(*penalties):
     """Sum several penalties into one callable."""
     for i, p in enumerate(penalties):
-        function(f"penalties[{i}]", p, "(model, x_input, z) -> scalar tensor")
+        callable_arg(f"penalties[{i}]", p, "(model, x_input, z) -> scalar tensor")
 
     def penalty(model, x, z):
         return sum(p(model, x, z) for p in penalties)

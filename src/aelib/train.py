@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import as_data_tensor, function, instance_of, nonnegative_float, one_of, positive_float, positive_int
+from ._checks import as_data_tensor, callable_arg, instance_of, nonnegative_float, one_of, positive_float, positive_int
 from .device import pick_device
 from .models import _predict, predict  # noqa: F401  (predict: also importable from here, as before)
 
@@ -140,7 +140,7 @@ def _make_scheduler(scheduler, optimizer, interval):
     if scheduler is None:
         return None
     interval = one_of("scheduler_interval", interval, ("epoch", "batch"))
-    function("scheduler", scheduler, "(optimizer) -> LRScheduler, e.g. lambda opt: CosineAnnealingLR(opt, epochs)")
+    callable_arg("scheduler", scheduler, "(optimizer) -> LRScheduler, e.g. lambda opt: CosineAnnealingLR(opt, epochs)")
     made = scheduler(optimizer)
     if not hasattr(made, "step"):
         raise TypeError(f"the scheduler factory returned {type(made).__name__}, not a learning-rate scheduler.")
@@ -314,8 +314,8 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
     if own_objective is not None and (loss not in ("mse", None) or penalty is not None):
         raise ValueError(f"{type(model).__name__} has its own training_loss: leave loss and penalty at their defaults.")
     loss_fn = None if own_objective is not None else reconstruction_loss(loss)
-    function("penalty", penalty, "(model, x_input, z) -> scalar tensor", optional=True)
-    function("corruption", corruption, "(x, generator=None) -> tensor", optional=True)
+    callable_arg("penalty", penalty, "(model, x_input, z) -> scalar tensor", optional=True)
+    callable_arg("corruption", corruption, "(x, generator=None) -> tensor", optional=True)
 
     device = pick_device(device) if device is not None else pick_device()
     instance_of("mixed_precision", mixed_precision, bool, "True or False")
