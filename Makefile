@@ -8,6 +8,9 @@
 #   make pdf      the whole book as one PDF, _build/pdf/autoencoders.pdf (XeLaTeX; make pdf-test checks it)
 #   make dist     _build/dist/autoencoders-offline.zip: the HTML book and the notebooks, to read offline
 #   make lab      JupyterLab with working widgets (LAB_ARGS=--no-browser, LAB_PORT=8888)
+#   make lab-check  a live JupyterLab in headless Chromium: run chapter 6 (a copy), move a slider,
+#                 retrain off the slider (progress, time limit, error near the sweep's curve),
+#                 MyST admonitions rendered, no console errors (part of make test, about 1.5 min)
 #   make execute  re-run every notebook in place, storing outputs and widget state (NB=path for one)
 #   make bench    run the benchmarks and write the appendix table
 
@@ -39,7 +42,7 @@ NB ?= $(NOTEBOOKS)
 # Stored outputs are CPU results at a fixed thread count, without progress bars: nbval compares them.
 RUN_ENV := OMP_WAIT_POLICY=PASSIVE AELIB_DEVICE=cpu AELIB_NUM_THREADS=2 AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
-.PHONY: install book test unit nbval book-strict browser pdf pdf-test dist lab execute execute-large nbval-large anywhere bench clean
+.PHONY: install book test unit nbval book-strict browser pdf pdf-test dist lab lab-check execute execute-large nbval-large anywhere bench clean
 
 install: $(STAMP)
 
@@ -95,7 +98,7 @@ pdf-test: pdf
 dist: book
 	$(BIN)/python .ci/make_dist.py _build/html $(DIST)
 
-test: unit nbval book browser pdf-test anywhere
+test: unit nbval book browser pdf-test anywhere lab-check
 
 # The widgets run live here (ipywidgets 8 + the jupyterlab_widgets lab extension in the venv).
 # jupyterlab-myst (in requirements.txt) renders admonitions, dropdown solutions, math, {cite} and
@@ -107,6 +110,11 @@ lab: $(STAMP)
 	  { echo "jupyterlab-myst is missing: $(BIN)/pip install jupyterlab-myst"; exit 1; }
 	@echo "JupyterLab on http://localhost:$(LAB_PORT)/lab (next free port if busy); the URL with its login token follows."
 	$(RUN_ENV) $(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
+
+# A live JupyterLab (RUN_ENV, a free port, a token, a temporary folder with a copy of chapter 6)
+# driven by headless Chromium; the script stops the server and its kernels whatever happens.
+lab-check: $(STAMP)
+	timeout 600 $(BIN)/python tests/browser/check_lab.py
 
 # The GPU budget (AELIB_BUDGET=gpu) on whatever device is there (CUDA, MPS, else the CPU): every
 # claim must hold at both budgets. execute-large stores its notebooks in _build/large/ (the book's
