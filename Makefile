@@ -106,8 +106,8 @@ test: unit nbval book browser pdf-test anywhere lab-check
 lab: $(STAMP)
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter-widgets/jupyterlab-manager.*enabled' || \
 	  { echo "the JupyterLab widget extension is missing: $(BIN)/pip install jupyterlab_widgets"; exit 1; }
-	@$(BIN)/jupyter labextension list 2>&1 | grep -q 'jupyterlab-myst.*enabled' || \
-	  { echo "jupyterlab-myst is missing: $(BIN)/pip install jupyterlab-myst"; exit 1; }
+	@$(BIN)/jupyter labextension list 2>&1 | grep -q 'jupyterlab-myst.*enabled.*OK' || \
+	  { echo "jupyterlab-myst is missing or not compatible with this JupyterLab: $(BIN)/pip install -r requirements.txt"; exit 1; }
 	@echo "JupyterLab on http://localhost:$(LAB_PORT)/lab (next free port if busy); the URL with its login token follows."
 	$(RUN_ENV) $(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
 
