@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import ipywidgets as widgets  # noqa: E402
 import torch  # noqa: E402
 
 import aelib  # noqa: E402
@@ -96,6 +97,24 @@ def test_a_failing_retrain_hides_the_progress_bar_and_re_enables_the_button():
     assert box.progress_bar.layout.display == "none" and not box.retrain_button.disabled
 
 
+def test_a_retrain_that_raises_something_else_or_fails_inside_a_kernel_says_so():
+    box = aew.explorer(aew.sweep([2, 8], draw), description="k", retrain=lambda value: {}["model"])
+    assert box.retrain_at("4") is False
+    assert box.status.value == "⚠ retraining failed: KeyError: 'model'"
+
+    class KernelOutput(widgets.Output):
+        """In a kernel the output area shows the traceback and swallows the exception."""
+
+        def __exit__(self, *exc_info):
+            super().__exit__(*exc_info)
+            return True
+
+    box.output = KernelOutput()
+    assert box.retrain_at("4") is False
+    assert box.status.value == "⚠ retraining failed; see the message below."
+    assert not box.retrain_button.disabled and box.output.outputs == ()
+
+
 # ---------------------------------------------------------------- fit_with_progress
 def test_fit_with_progress_reports_every_epoch_and_trains_like_fit():
     x = low_rank_data()
@@ -146,8 +165,13 @@ def test_curve_at_interpolates_on_log_or_linear_axes_and_only_inside_the_sweep()
 def test_compare_to_curve_names_both_numbers_and_the_ratio():
     note = aew.compare_to_curve(0.0553, 0.05, name="relative error")
     assert note == "relative error 0.0553, the sweep's curve there 0.05 (ratio 1.11)"
-    with pytest.raises(ValueError, match="positive curve"):
+    with pytest.raises(ValueError, match=r"curve must be a finite number > 0"):
         aew.compare_to_curve(1.0, 0.0)
+    with pytest.raises(ValueError, match="error must be a finite number"):
+        aew.compare_to_curve(float("nan"), 1.0)
+    # What a model's error often is: a 0-d tensor or a NumPy scalar.
+    assert aew.compare_to_curve(torch.tensor(1.0), np.float32(2.0)) == (
+        "test error 1, the sweep's curve there 2 (ratio 0.50)")
 
 
 # ---------------------------------------------------------------- chapter 2: code size

@@ -202,8 +202,14 @@ def test_explorer_input_errors():
         aew.explorer(frames, description="k", readout=lambda v: v)
     with pytest.raises(ValueError, match="duplicate labels"):
         aew.explorer({1: frames[1], "1": frames[2]}, description="k")
-    with pytest.raises(ValueError, match="retrain_range"):
-        aew.explorer(frames, description="k", retrain=draw, retrain_range=(5, 1))
+    for bad in ((5, 1), (1, 2, 3), 5, (1, "a")):
+        with pytest.raises(ValueError, match="retrain_range must be a pair"):
+            aew.explorer(frames, description="k", retrain=draw, retrain_range=bad)
+    with pytest.raises(ValueError, match="retrain_range"):  # checked even before retrain is given
+        aew.explorer(frames, description="k", retrain_range=(5, 1))
+    # Any pair will do; the value box shows the bounds.
+    box = aew.explorer(frames, description="k", retrain=draw, retrain_range=[1, 1024])
+    assert box.value_box.placeholder == "a whole number in [1, 1024]"
 
 
 def test_retrain_button_renders_the_new_figure_into_the_output():

@@ -80,6 +80,20 @@ def one_of(name: str, value, options):
     return key
 
 
+def interval(name: str, value, optional: bool = False):
+    """``(low, high)`` from a pair with ``low ≤ high`` (or ``None`` when ``optional``)."""
+    if optional and value is None:
+        return None
+    try:
+        low, high = value
+        ordered = bool(low <= high)
+    except (TypeError, ValueError):  # not a pair, or ends that cannot be compared
+        ordered = False
+    if not ordered:
+        raise ValueError(f"{name} must be a pair (low, high) with low ≤ high, got {value!r}.")
+    return low, high
+
+
 def instance_of(name: str, value, kind, description: str | None = None, optional: bool = False):
     """``value`` itself, if it is a ``kind`` (or ``None`` when ``optional``)."""
     if not (isinstance(value, kind) or (optional and value is None)):

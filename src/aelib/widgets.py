@@ -33,11 +33,12 @@ import base64
 import html
 import inspect
 import io
+import math
 import numbers
 import re
 import textwrap
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -45,6 +46,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ._checks import callable_arg, instance_of, interval, positive_float, positive_int, real
 from .train import History, fit
 
 __all__ = ["DEFAULT_DPI", "PNG_SIGNATURE", "Explorer", "figure_to_png", "sweep", "explorer",
@@ -85,26 +87,15 @@ def figure_to_png(fig: Figure, dpi: float | None = None, *, colors: int | None =
     >>> figure_to_png(fig)[:4]
     b'\\x89PNG'
     """
-    if not isinstance(fig, Figure):
-        raise TypeError(
-            f"fig must be a matplotlib Figure, got {type(fig).__name__}; "
-            "have your plotting function return the figure (fig = plt.figure() … return fig)."
-        )
-    if dpi is None:
-        dpi = DEFAULT_DPI
+    instance_of("fig", fig, Figure, "a matplotlib Figure (end your plotting function with `return fig`)")
     buffer = io.BytesIO()
-    try:
-        if isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not np.isfinite(dpi) or dpi <= 0:
-            raise ValueError(f"dpi must be a positive number (e.g. 75), got {dpi!r}.")
-        if colors is not None and (isinstance(colors, bool) or not isinstance(colors, numbers.Integral)
-                                   or not 2 <= colors <= 256):
-            raise ValueError(f"colors must be an integer from 2 to 256 (or None for exact colours), got {colors!r}.")
-        fig.savefig(buffer, format="png", dpi=float(dpi), bbox_inches="tight")
+    try:  # the figure is closed even when an option is refused
+        dpi = positive_float("dpi", DEFAULT_DPI if dpi is None else dpi)
+        colors = None if colors is None else positive_int("colors", colors, minimum=2, maximum=256)
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
-    if colors is None:
-        return buffer.getvalue()
-    return _quantize(buffer.getvalue(), int(colors))
+    return buffer.getvalue() if colors is None else _quantize(buffer.getvalue(), colors)
 
 
 def _quantize(png: bytes, colors: int) -> bytes:
@@ -126,14 +117,13 @@ def _quantize(png: bytes, colors: int) -> bytes:
 
 
 def _as_png(name: str, frame) -> bytes:
+    """A frame (or what ``retrain`` returned) as PNG bytes: a Figure is rendered and closed."""
     if isinstance(frame, Figure):
         return figure_to_png(frame)
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        frame = bytes(frame)
-        if not frame.startswith(PNG_SIGNATURE):
-            raise ValueError(f"{name} is bytes but not a PNG file; pass a Figure or figure_to_png(fig).")
-        return frame
-    raise TypeError(f"{name} must be a matplotlib Figure or PNG bytes, got {type(frame).__name__}.")
+    png = bytes(instance_of(name, frame, (bytes, bytearray, memoryview), "a matplotlib Figure or PNG bytes"))
+    if not png.startswith(PNG_SIGNATURE):
+        raise ValueError(f"{name} is bytes but not a PNG file; pass a Figure or figure_to_png(fig).")
+    return png
 
 
 def sweep(values, make_figure: Callable, *, dpi: float | None = None, colors: int | None = None) -> dict:
@@ -166,8 +156,7 @@ def sweep(values, make_figure: Callable, *, dpi: float | None = None, colors: in
     >>> list(frames)
     [1, 2, 3]
     """
-    if not callable(make_figure):
-        raise TypeError("make_figure must be a callable(value) -> matplotlib Figure.")
+    callable_arg("make_figure", make_figure, "(value) -> matplotlib Figure")
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"values must be a sequence of slider values, got {type(values).__name__}.")
     values = list(values)
@@ -181,10 +170,8 @@ def sweep(values, make_figure: Callable, *, dpi: float | None = None, colors: in
         if not isinstance(fig, Figure):
             if fig is not None:
                 plt.close("all")
-            raise TypeError(
-                f"make_figure({value!r}) returned {type(fig).__name__}, not a matplotlib Figure; "
-                "end it with `return fig`."
-            )
+            raise TypeError(f"make_figure({value!r}) returned {type(fig).__name__}, not a matplotlib "
+                            "Figure; end it with `return fig`.")
         frames[value] = figure_to_png(fig, dpi=dpi, colors=colors)
     return frames
 
@@ -233,6 +220,10 @@ class Explorer(widgets.VBox):
     still: bytes | None = None
     frames: dict = {}
     links: list = []
+    # Set with the retrain controls: the callback, the type and bounds of typed-in values.
+    _retrain = _retrain_range = None
+    _kind: type = str
+    _reports_progress = False
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)
@@ -256,6 +247,70 @@ class Explorer(widgets.VBox):
             raise RuntimeError("this explorer has no retrain controls; pass retrain=... to explorer().")
         self.value_box.value = str(text)
         return self._on_retrain(self.retrain_button)
+
+    def _on_retrain(self, button=None) -> bool:
+        """The *Retrain* button's handler: parse the typed value, train there, show the figure."""
+        setting = self.slider.description
+        try:
+            custom = _parse(self.value_box.value, self._kind, setting, self._retrain_range)
+        except ValueError as err:
+            return self._fail(err)
+        start = time.perf_counter()
+        self.retrain_button.disabled = True
+        self.status.value = f"Training at {setting} = {custom} …"
+        self.output.outputs = ()
+        try:
+            result = self._call_retrain(custom, start)
+        except ValueError as err:  # retrain's own message, e.g. for a value it cannot train at
+            return self._fail(err)
+        except Exception as err:  # a callback must not die silently in the browser's log
+            return self._fail(f"retraining failed: {type(err).__name__}: {err}")
+        finally:
+            self.retrain_button.disabled = False
+            self.progress_bar.layout.display = "none"
+        if result is _CAUGHT:
+            return self._fail("retraining failed; see the message below.")
+        try:
+            figure, note = _split_result(f"retrain({custom!r})", result)
+            png = _as_png(f"retrain({custom!r})", figure)
+        except (TypeError, ValueError) as err:
+            return self._fail(err)
+        self._show(png, f"{setting} = {custom}", note, start)
+        return True
+
+    def _call_retrain(self, custom, start: float):
+        """``retrain(custom)``, handed a progress report when it takes one.
+
+        Inside a kernel the output area shows what ``retrain`` prints and, when it fails, the
+        traceback: the output area then swallows the exception and this returns ``_CAUGHT``.
+        """
+        setting = f"{self.slider.description} = {custom}"
+
+        def report(done, total, unit="epoch"):
+            # Widget updates reach the browser at once, even while this cell's callback runs.
+            self.progress_bar.layout.display = None
+            self.progress_bar.value = min(max(float(done) / float(total), 0.0), 1.0)
+            self.status.value = (f"Training at {setting}: {unit} {done} of {total}"
+                                 f" ({time.perf_counter() - start:.1f} s) …")
+
+        with self.output:
+            return self._retrain(custom, progress=report) if self._reports_progress else self._retrain(custom)
+        return _CAUGHT  # reached only when the output area swallowed an exception
+
+    def _show(self, png: bytes, setting: str, note: str, start: float) -> None:
+        """The retrained figure in the output area, the time taken and ``note`` in the status line."""
+        # The same message a kernel sends for display(Image(png)); built here so that it also
+        # works without IPython's shell (tests, scripts).
+        self.output.outputs = ({"output_type": "display_data", "metadata": {},
+                                "data": {"image/png": base64.b64encode(png).decode("ascii"),
+                                         "text/plain": f"<retrained figure at {setting}>"}},)
+        self.status.value = (f"Retrained at {setting} in {time.perf_counter() - start:.1f} s"
+                             + (f": {html.escape(note)}" if note else "."))
+
+    def _fail(self, reason) -> bool:
+        """Say in the status line why no figure came; ``False``, for the handler to return."""
+        self.status.value = f"⚠ {reason}"
+        return False
 
 
 def explorer(frames: Mapping, *, description: str, value=None, title: str | None = None,
@@ -309,21 +364,18 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
     >>> box.slider.index
     1
     """
-    if not isinstance(frames, Mapping):
-        raise TypeError(f"frames must be a dict (slider value → Figure or PNG bytes), got {type(frames).__name__}.")
+    instance_of("frames", frames, Mapping, "a dict (slider value → Figure or PNG bytes)")
     if not frames:
         raise ValueError("frames is empty; build at least one frame, e.g. with sweep(values, make_figure).")
     if not isinstance(description, str) or not description.strip():
         raise ValueError("description must be a non-empty string saying what the slider sets, e.g. 'latent size'.")
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"title must be a string or None, got {type(title).__name__}.")
-    if retrain is not None and not callable(retrain):
-        raise TypeError("retrain must be a callable(value) -> matplotlib Figure, or None.")
-    if readout is not None and not (callable(readout) or isinstance(readout, Mapping)):
-        raise TypeError("readout must be a dict (value → str), a callable(value) -> str, or None.")
-    if alt is not None and not (isinstance(alt, str) or callable(alt) or isinstance(alt, Mapping)):
-        raise TypeError("alt must be a string, a dict (value → str), a callable(value) -> str, or None.")
-
+    instance_of("title", title, str, "a string", optional=True)
+    callable_arg("retrain", retrain, "(value) -> matplotlib Figure", optional=True)
+    instance_of("readout", readout, (Mapping, Callable), "a dict (value → str), a callable(value) -> str",
+                optional=True)
+    instance_of("alt", alt, (str, Mapping, Callable), "a string, a dict (value → str), a callable(value) -> str",
+                optional=True)
+    retrain_range = interval("retrain_range", retrain_range, optional=True)
     values = list(frames)
     labels = [_label(v) for v in values]
     if len(set(labels)) != len(labels):
@@ -333,18 +385,30 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
     elif value not in frames:
         raise ValueError(f"value={value!r} is not one of the slider values {values!r}.")
     index = values.index(value)
-    pngs = {v: _as_png(f"frames[{v!r}]", frames[v]) for v in values}
-    texts = None
-    if readout is not None:
-        texts = [readout[v] if isinstance(readout, Mapping) else readout(v) for v in values]
-        for v, text in zip(values, texts):
-            if not isinstance(text, str):
-                raise TypeError(f"readout for {v!r} is {type(text).__name__}; it must be a string.")
+    texts = None if readout is None else [_readout_text(readout, v) for v in values]
     alts = [_alt_text(alt, v, label, description, title, texts[i] if texts else None)
             for i, (v, label) in enumerate(zip(values, labels))]
 
     box = Explorer()
-    box.frames = pngs
+    box.frames = {v: _as_png(f"frames[{v!r}]", frames[v]) for v in values}
+    parts = _slider_parts(box, labels, index, description, alts, texts)
+    if title:
+        parts.insert(0, widgets.HTML(f"<b>{title}</b>"))
+    if retrain is not None:
+        parts.append(_retrain_controls(box, retrain, _value_kind(values), retrain_range))
+    box.children = parts
+    header = ([title] if title else []) + [
+        f"{description} = {labels[index]}  (a still of the slider over {', '.join(labels)}; "
+        "move it in the HTML book or in JupyterLab)"]
+    box.still = _still_picture(box.frames[value], header, _plain(texts[index]) if texts else None,
+                               bold_first=bool(title))
+    return box
+
+
+def _slider_parts(box: Explorer, labels: list, index: int, description: str, alts: list,
+                  texts: list | None) -> list:
+    """The slider and the stacks it turns (pictures, and readouts if any), linked in the browser."""
+    values = list(box.frames)
     box.slider = widgets.SelectionSlider(
         options=list(zip(labels, values)), index=index, description=description,
         continuous_update=True, style={"description_width": "initial"},
@@ -352,7 +416,7 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
     )
     # An <img> in an HTML widget rather than an Image widget: it carries alt text, and it
     # shrinks to the width of a phone's screen.
-    images = [widgets.HTML(_img_tag(pngs[v], text)) for v, text in zip(values, alts)]
+    images = [widgets.HTML(_img_tag(box.frames[v], text)) for v, text in zip(values, alts)]
     # The stack must start on the same page as the slider; jslink only syncs on change.
     box.stack = widgets.Stack(children=images, selected_index=index)
     parts = [box.slider, box.stack]
@@ -361,22 +425,19 @@ def explorer(frames: Mapping, *, description: str, value=None, title: str | None
         box.readouts = widgets.Stack(children=[widgets.HTML(t) for t in texts], selected_index=index)
         box.links.append(widgets.jslink((box.slider, "index"), (box.readouts, "selected_index")))
         parts.append(box.readouts)
-    if title:
-        parts.insert(0, widgets.HTML(f"<b>{title}</b>"))
-    if retrain is not None:
-        parts.append(_retrain_controls(box, retrain, _value_kind(values), description, retrain_range))
-    box.children = parts
-    header = ([title] if title else []) + [
-        f"{description} = {labels[index]}  (a still of the slider over {', '.join(labels)}; "
-        "move it in the HTML book or in JupyterLab)"]
-    box.still = _still_picture(pngs[value], header, _plain(texts[index]) if texts else None,
-                               bold_first=bool(title))
-    return box
+    return parts
 
 
 def _plain(markup: str) -> str:
     """Readable text of a short HTML snippet (a readout or a title)."""
     return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", markup)).split())
+
+
+def _readout_text(readout, value) -> str:
+    text = readout[value] if isinstance(readout, Mapping) else readout(value)
+    if not isinstance(text, str):
+        raise TypeError(f"readout for {value!r} is {type(text).__name__}; it must be a string.")
+    return text
 
 
 def _alt_text(alt, value, label: str, description: str, title: str | None, readout: str | None) -> str:
@@ -431,28 +492,26 @@ def _still_picture(png: bytes, header: list, footer: str | None, *, bold_first: 
     return min(exact, _quantize(exact, 256), key=len)
 
 
+#: How the value box asks for a value of each kind, and how a wrong one is refused.
+_KIND_WORDS = {int: "a whole number", float: "a number", str: "a value"}
+#: What :meth:`Explorer._call_retrain` returns when the output area caught retrain's exception.
+_CAUGHT = object()
+
+
 def _parse(text: str, kind: type, description: str, retrain_range):
+    """The value typed in the box as a ``kind``, or a ``ValueError`` that tells the reader why not."""
     text = text.strip()
     if not text:
         raise ValueError(f"type a {description} first.")
-    if kind is int:
-        try:
-            parsed = int(text)
-        except ValueError:
-            raise ValueError(f"{description} must be a whole number, got {text!r}.") from None
-    elif kind is float:
-        try:
-            parsed = float(text)
-        except ValueError:
-            raise ValueError(f"{description} must be a number, got {text!r}.") from None
-        if not np.isfinite(parsed):
-            raise ValueError(f"{description} must be finite, got {text!r}.")
-    else:
-        parsed = text
-    if retrain_range is not None:
-        low, high = retrain_range
-        if not low <= parsed <= high:
-            raise ValueError(f"{description} must lie between {low} and {high}, got {parsed}.")
+    try:
+        parsed = kind(text)
+    except ValueError:
+        raise ValueError(f"{description} must be {_KIND_WORDS[kind]}, got {text!r}.") from None
+    if kind is float and not math.isfinite(parsed):
+        raise ValueError(f"{description} must be finite, got {text!r}.")
+    if retrain_range is not None and not retrain_range[0] <= parsed <= retrain_range[1]:
+        raise ValueError(f"{description} must lie between {retrain_range[0]} and {retrain_range[1]}, "
+                         f"got {parsed}.")
     return parsed
 
 
@@ -479,19 +538,12 @@ def _split_result(name: str, result):
     return result, ""
 
 
-def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) -> widgets.Widget:
-    if retrain_range is not None:
-        try:
-            low, high = retrain_range
-            ok = low <= high
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"retrain_range must be a pair (low, high) with low ≤ high, got {retrain_range!r}.")
-    hint = {int: "a whole number", float: "a number", str: "a value"}[kind]
-    if retrain_range is not None:
-        hint += f" in [{retrain_range[0]}, {retrain_range[1]}]"
-    box.value_box = widgets.Text(description=f"custom {description}", placeholder=hint,
+def _retrain_controls(box: Explorer, retrain, kind: type, retrain_range) -> widgets.Widget:
+    """The value box, *Retrain* button, status line, progress bar and output area, set on ``box``."""
+    box._retrain, box._kind, box._retrain_range = retrain, kind, retrain_range
+    box._reports_progress = _takes_progress(retrain)
+    hint = _KIND_WORDS[kind] + ("" if retrain_range is None else f" in [{retrain_range[0]}, {retrain_range[1]}]")
+    box.value_box = widgets.Text(description=f"custom {box.slider.description}", placeholder=hint,
                                  style={"description_width": "initial"},
                                  layout=widgets.Layout(width="100%", max_width="340px"))
     box.retrain_button = widgets.Button(description="Retrain", icon="refresh",
@@ -504,60 +556,7 @@ def _retrain_controls(box: Explorer, retrain, kind, description, retrain_range) 
                                              layout=widgets.Layout(display="none", width="100%",
                                                                    max_width="340px"))
     box.output = widgets.Output()
-    reports_progress = _takes_progress(retrain)
-
-    def on_retrain(button) -> bool:
-        try:
-            custom = _parse(box.value_box.value, kind, description, retrain_range)
-        except ValueError as err:
-            box.status.value = f"⚠ {err}"
-            return False
-        box.retrain_button.disabled = True
-        box.status.value = f"Training at {description} = {custom} …"
-        box.output.outputs = ()
-        start = time.perf_counter()
-
-        def report(done, total, unit="epoch"):
-            # Widget updates reach the browser at once, even while this cell's callback runs.
-            box.progress_bar.layout.display = None
-            box.progress_bar.value = min(max(float(done) / float(total), 0.0), 1.0)
-            box.status.value = (f"Training at {description} = {custom}: {unit} {done} of {total}"
-                                f" ({time.perf_counter() - start:.1f} s) …")
-
-        result = {}
-        try:
-            # Inside a kernel the Output captures printed text and, on error, the traceback.
-            with box.output:
-                result["value"] = retrain(custom, progress=report) if reports_progress else retrain(custom)
-        except ValueError as err:
-            box.status.value = f"⚠ {err}"
-            return False
-        except Exception as err:  # a callback must not die silently in the browser's log
-            box.status.value = f"⚠ retraining failed: {type(err).__name__}: {err}"
-            return False
-        finally:
-            box.retrain_button.disabled = False
-            box.progress_bar.layout.display = "none"
-        if "value" not in result:  # the kernel showed the traceback in the output area
-            box.status.value = "⚠ retraining failed; see the message below."
-            return False
-        try:
-            figure, note = _split_result(f"retrain({custom!r})", result["value"])
-            png = _as_png(f"retrain({custom!r})", figure)
-        except (TypeError, ValueError) as err:
-            box.status.value = f"⚠ {err}"
-            return False
-        # The same message a kernel sends for display(Image(png)); built here so that it also
-        # works without IPython's shell (tests, scripts).
-        box.output.outputs = ({"output_type": "display_data", "metadata": {},
-                               "data": {"image/png": base64.b64encode(png).decode("ascii"),
-                                        "text/plain": f"<retrained figure at {description} = {custom}>"}},)
-        box.status.value = (f"Retrained at {description} = {custom} in "
-                            f"{time.perf_counter() - start:.1f} s" + (f": {html.escape(note)}" if note else "."))
-        return True
-
-    box._on_retrain = on_retrain
-    box.retrain_button.on_click(on_retrain)
+    box.retrain_button.on_click(box._on_retrain)
     # Wrapping, not a scroll bar, when the row is wider than the page (a phone).
     row = widgets.HBox([box.value_box, box.retrain_button, box.status],
                        layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
@@ -593,27 +592,23 @@ def fit_with_progress(model, x_train, *, epochs: int, lr: float = 1e-3, progress
     aelib.train.History
         All epochs in one history.
     """
-    clash = sorted({"optimizer", "epochs", "progress", "seed"} & set(fit_options))
+    clash = sorted({"optimizer", "epochs", "progress"} & set(fit_options))
     if clash:
         raise TypeError(f"fit_with_progress sets {', '.join(clash)} itself; leave "
                         f"{'it' if len(clash) == 1 else 'them'} out of the options.")
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"epochs must be a positive whole number, got {epochs!r}.")
-    if progress is not None and not callable(progress):
-        raise TypeError("progress must be a callable(done, total) or None.")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number (e.g. 1e-3), got {lr!r}.")
+    epochs, lr = positive_int("epochs", epochs), positive_float("lr", lr)
+    callable_arg("progress", progress, "(done, total)", optional=True)
     parameters = list(fit_options.pop("parameters", None) or model.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=float(lr))
+    optimizer = torch.optim.Adam(parameters, lr=lr)
     history = History()
-    for epoch in range(int(epochs)):
+    for epoch in range(epochs):
         one = fit(model, x_train, epochs=1, optimizer=optimizer, seed=seed + epoch, progress=False,
                   parameters=parameters, **fit_options)
         for name in ("train_loss", "val_loss", "seconds", "lr"):
             getattr(history, name).extend(getattr(one, name))
         history.n_examples = one.n_examples
         if progress is not None:
-            progress(epoch + 1, int(epochs))
+            progress(epoch + 1, epochs)
     return history
 
 
@@ -663,7 +658,6 @@ def compare_to_curve(error: float, curve: float, *, name: str = "test error") ->
     >>> compare_to_curve(10.5, 10.0)
     "test error 10.5, the sweep's curve there 10 (ratio 1.05)"
     """
-    error, curve = float(error), float(curve)
-    if not (np.isfinite(error) and np.isfinite(curve)) or curve <= 0:
-        raise ValueError(f"need a finite error and a positive curve value, got {error!r} and {curve!r}.")
+    # float() first: an error may come as a 0-d tensor or a NumPy scalar.
+    error, curve = real("error", float(error)), positive_float("curve", float(curve))
     return f"{name} {error:.3g}, the sweep's curve there {curve:.3g} (ratio {error / curve:.2f})"
