@@ -40,6 +40,7 @@ BENCHMARKS = [
     ("sparse", "bench_sparse.py", "Sparse coding vs scikit-learn at equal objective"),
     ("contractive", "bench_contractive.py", "Cost of the contractive penalty per method"),
     ("vae", "bench_vae.py", "VAE vs the pytorch/examples recipe"),
+    ("retrain", "bench_retrain.py", "Live retraining under the sliders: seconds and error against the sweep's curve"),
     ("notebooks", "bench_notebooks.py", "Execution time of the chapters and of the book"),
 ]
 #: A load average above this (on this many cores) makes timings unreliable; the table says so.
