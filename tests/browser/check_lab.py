@@ -212,6 +212,13 @@ def check_lab(page, lab: Lab, notebook: str, limit_s: float, problems: list, sta
 
     # MyST: the exercises' solutions are admonitions, rendered as such by jupyterlab-myst
     # (the hidden editors of rendered markdown cells hold the raw text; innerText skips them).
+    # The markdown cells render asynchronously after the kernel is idle: wait for them.
+    try:
+        page.wait_for_function("() => document.querySelectorAll("
+                               "'.jp-Notebook .myst-admonition').length > 0",
+                               timeout=60_000, polling=500)
+    except Exception:  # noqa: BLE001 (Playwright's TimeoutError; reported just below)
+        pass
     if page.evaluate("() => document.querySelector('.jp-Notebook').innerText"
                      ".includes(':::{admonition}')"):
         problems.append("a markdown cell shows ':::{admonition}' as raw text")
