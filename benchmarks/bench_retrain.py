@@ -61,6 +61,17 @@ def row(explorer, how, value, seconds, error, curve):
                     f"{'' if ok else '  ← misses the target'}"}
 
 
+def measure(explorer, cases, new, old, repeat, before):
+    """Rows for every ``(value, curve)`` in ``cases``: ``new(value)`` and, with ``before``, ``old(value)``
+    (each returns the retrained model's test error)."""
+    rows = []
+    for value, curve in cases:
+        for how, work in (("new", new), ("before", old))[:2 if before else 1]:
+            error, seconds = timed(lambda: work(value), repeat)
+            rows.append(row(explorer, how, value, seconds, error, curve))
+    return rows
+
+
 # ---------------------------------------------------------------- chapter 2: code size
 def bench_ch02(repeat, before, quick):
     data = aelib.load_fashion_mnist(n_train=5_000, n_test=1_000, seed=0)
@@ -96,13 +107,8 @@ def bench_ch02(repeat, before, quick):
         picture(k, model, error)
         return error
 
-    rows = []
-    for k in ((24,) if quick else (24, 200, 1000)):
-        curve = ch02.sweep_error_at(sweep, k)
-        for how, work in (("new", new), ("before", old))[:2 if before else 1]:
-            error, seconds = timed(lambda: work(k), repeat)
-            rows.append(row("ch02 latent size", how, k, seconds, error, curve))
-    return rows
+    cases = [(k, ch02.sweep_error_at(sweep, k)) for k in ((24,) if quick else (24, 200, 1000))]
+    return measure("ch02 latent size", cases, new, old, repeat, before)
 
 
 # ---------------------------------------------------------------- chapter 3: λ of sparse coding
@@ -132,13 +138,8 @@ def bench_ch03(repeat, before, quick):
         widgets.figure_to_png(ch03.sparsity_frame(x_held, recoded, atoms, sweep, value, (8, 8)))
         return ch03.relative_error(x_held, recoded, atoms)
 
-    rows = []
-    for value in ((0.3,) if quick else (0.07, 0.3, 2.0)):
-        curve = widgets.curve_at(swept, sweep["error"], value)
-        for how, work in (("new", new), ("before", old))[:2 if before else 1]:
-            error, seconds = timed(lambda: work(value), repeat)
-            rows.append(row("ch03 sparse coding λ", how, value, seconds, error, curve))
-    return rows
+    cases = [(v, widgets.curve_at(swept, sweep["error"], v)) for v in ((0.3,) if quick else (0.07, 0.3, 2.0))]
+    return measure("ch03 sparse coding λ", cases, new, old, repeat, before)
 
 
 # ---------------------------------------------------------------- chapter 5: contraction weight
@@ -169,13 +170,9 @@ def bench_ch05(repeat, before, quick):
         ch05.jacobian_singular_values(model, x_probe)
         return metrics.reconstruction_error(model, x_test)
 
-    rows = []
-    for weight in ((0.2,) if quick else (0.05, 0.2, 0.6)):
-        curve = widgets.curve_at(weights, errors, weight, log_x=False, log_y=False)
-        for how, work in (("new", new), ("before", old))[:2 if before else 1]:
-            error, seconds = timed(lambda: work(weight), repeat)
-            rows.append(row("ch05 contraction λ", how, weight, seconds, error, curve))
-    return rows
+    cases = [(w, widgets.curve_at(weights, errors, w, log_x=False, log_y=False))
+             for w in ((0.2,) if quick else (0.05, 0.2, 0.6))]
+    return measure("ch05 contraction λ", cases, new, old, repeat, before)
 
 
 # ---------------------------------------------------------------- chapter 6: β and code size
@@ -199,14 +196,11 @@ def bench_ch06(repeat, before, quick):
     by_beta = [old(beta=b) for b in betas]
     by_size = [by_beta[1] if k == 10 else old(latent_dim=k) for k in sizes]
     rows = []
-    cases = [("ch06 VAE β", "beta", b, betas, by_beta) for b in ((3.0,) if quick else (0.5, 3.0, 12.0))]
-    cases += [("ch06 VAE latent size", "latent_dim", k, sizes, by_size)
-              for k in ((15,) if quick else (3, 15, 35))]
-    for name, key, value, swept, losses in cases:
-        curve = widgets.curve_at(swept, losses, value)
-        for how, work in (("new", new), ("before", old))[:2 if before else 1]:
-            loss, seconds = timed(lambda: work(**{key: value}), repeat)
-            rows.append(row(name, how, value, seconds, loss, curve))
+    for name, key, values, swept, losses in (
+            ("ch06 VAE β", "beta", (3.0,) if quick else (0.5, 3.0, 12.0), betas, by_beta),
+            ("ch06 VAE latent size", "latent_dim", (15,) if quick else (3, 15, 35), sizes, by_size)):
+        cases = [(v, widgets.curve_at(swept, losses, v)) for v in values]
+        rows += measure(name, cases, lambda v: new(**{key: v}), lambda v: old(**{key: v}), repeat, before)
     return rows
 
 

@@ -211,3 +211,19 @@ def test_optimizer_instance_continues_and_refuses_a_second_lr(digits):
     with pytest.raises(ValueError, match="scheduler_interval"):
         fit(model, digits.x_train[:128], epochs=1, device="cpu", scheduler=lambda o: None,
             scheduler_interval="step")
+
+
+def test_on_epoch_sees_each_epoch_with_the_history_so_far(digits):
+    seen = []
+    history = fit(_model(), digits.x_train[:256], epochs=3, batch_size=64, device="cpu", progress=False,
+                  on_epoch=lambda done, h: seen.append((done, list(h.train_loss))))
+    assert [done for done, _ in seen] == [1, 2, 3]
+    assert [losses for _, losses in seen] == [history.train_loss[:k] for k in (1, 2, 3)]
+    labels = torch.zeros(256, dtype=torch.long)
+    calls = []
+    classifier = torch.nn.Sequential(torch.nn.Linear(64, 2))
+    fit_classifier(classifier, digits.x_train[:256], labels, epochs=2, device="cpu", progress=False,
+                   on_epoch=lambda done, h: calls.append(done))
+    assert calls == [1, 2]
+    with pytest.raises(TypeError, match="on_epoch"):
+        fit(_model(), digits.x_train[:64], epochs=1, device="cpu", on_epoch="print")

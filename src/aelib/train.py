@@ -183,8 +183,9 @@ def _check_training(model, x_train, x_val, epochs, batch_size):
 
 
 def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, device, progress,
-         evaluate=None, desc="fit", scheduler=None, scheduler_interval="epoch") -> History:
-    """The shared loop. ``batch_loss(*batch_tensors) -> scalar``; ``evaluate() -> dict``.
+         evaluate=None, desc="fit", scheduler=None, scheduler_interval="epoch", on_epoch=None) -> History:
+    """The shared loop. ``batch_loss(*batch_tensors) -> scalar``; ``evaluate() -> dict``;
+    ``on_epoch(done, history)`` after every epoch.
 
     The loop written out in plain PyTorch is in chapter *Autoencoders*, section *The training
     loop*; this is the same loop plus the history, the scheduler and the progress bar.
@@ -240,6 +241,8 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
                     post["val"] = f"{history.val_loss[-1]:.4f}"
                 bar.set_postfix(post)
                 bar.update(1)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, history)
     finally:
         if bar is not None:
             bar.close()
@@ -250,7 +253,8 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
 def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: int = 128,
         lr: float | None = None, loss="mse", penalty=None, corruption=None, seed: int = 0, device=None,
         progress: bool = True, optimizer="adam", scheduler=None, scheduler_interval: str = "epoch",
-        weight_decay: float = 0.0, parameters=None, mixed_precision: bool = False) -> History:
+        weight_decay: float = 0.0, parameters=None, mixed_precision: bool = False,
+        on_epoch=None) -> History:
     """Train ``model`` to reconstruct ``x_train``: minimise ``L(x, g(f(x̃))) + penalty``.
 
     Parameters
@@ -296,6 +300,9 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
         it is emulated and slower (``benchmarks/bench_ae_vs_pca.py`` measures before it chooses;
         the appendix *How fast, how good* has the numbers). Validation losses are computed in full
         precision.
+    on_epoch : callable(done, history), optional
+        Called after every epoch with the number of epochs done and the :class:`History` so far
+        (e.g. to move a progress bar, as :func:`aelib.widgets.fit_with_progress` does, or to log).
 
     Returns
     -------
@@ -316,6 +323,7 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
     loss_fn = None if own_objective is not None else reconstruction_loss(loss)
     callable_arg("penalty", penalty, "(model, x_input, z) -> scalar tensor", optional=True)
     callable_arg("corruption", corruption, "(x, generator=None) -> tensor", optional=True)
+    callable_arg("on_epoch", on_epoch, "(done, history)", optional=True)
 
     device = pick_device(device) if device is not None else pick_device()
     instance_of("mixed_precision", mixed_precision, bool, "True or False")
@@ -366,24 +374,26 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
         return _run(model, (x_dev,), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt,
                     seed=seed, device=device, progress=progress, desc="fit",
                     evaluate=evaluate if x_val is not None else None,
-                    scheduler=sched, scheduler_interval=scheduler_interval)
+                    scheduler=sched, scheduler_interval=scheduler_interval, on_epoch=on_epoch)
 
 
 def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None, epochs: int = 10,
                    batch_size: int = 128, lr: float | None = None, seed: int = 0, device=None,
                    progress: bool = True, optimizer="adam", scheduler=None, scheduler_interval: str = "epoch",
-                   weight_decay: float = 0.0, parameters=None) -> History:
+                   weight_decay: float = 0.0, parameters=None, on_epoch=None) -> History:
     """Train ``model`` (outputs class logits) with cross-entropy on integer labels ``y_train``.
 
     Same loop, checks and hooks as :func:`fit`; ``History.val_loss``/``val_accuracy`` are
     filled when ``x_val``/``y_val`` are given. ``parameters`` restricts training to some
-    parameters (e.g. only a new output layer). See chapter *Pretraining deep networks*.
+    parameters (e.g. only a new output layer); ``on_epoch(done, history)`` is called after every
+    epoch. See chapter *Pretraining deep networks*.
     """
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither.")
     x_train, x_val, epochs, batch_size = _check_training(model, x_train, x_val, epochs, batch_size)
     y_train = _labels("y_train", y_train, len(x_train))
     y_val = None if y_val is None else _labels("y_val", y_val, len(x_val))
+    callable_arg("on_epoch", on_epoch, "(done, history)", optional=True)
     device = pick_device(device) if device is not None else pick_device()
     model.to(device)
     xs, ys = x_train.to(device), y_train.to(device)
@@ -406,7 +416,7 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
         return _run(model, (xs, ys), batch_loss, epochs=epochs, batch_size=batch_size, optimizer=opt,
                     seed=seed, device=device, progress=progress, desc="fit_classifier",
                     evaluate=evaluate if x_val is not None else None,
-                    scheduler=sched, scheduler_interval=scheduler_interval)
+                    scheduler=sched, scheduler_interval=scheduler_interval, on_epoch=on_epoch)
 
 
 def _labels(name, y, n) -> torch.Tensor:

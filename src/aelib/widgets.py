@@ -566,12 +566,11 @@ def _retrain_controls(box: Explorer, retrain, kind: type, retrain_range) -> widg
 # ---------------------------------------------------------------- helpers for retrain callbacks
 def fit_with_progress(model, x_train, *, epochs: int, lr: float = 1e-3, progress: Callable | None = None,
                       seed: int = 0, **fit_options) -> History:
-    """:func:`aelib.train.fit` one epoch at a time, calling ``progress(epoch, epochs)`` after each.
+    """:func:`aelib.train.fit` with Adam, calling ``progress(done, epochs)`` after each epoch.
 
     For a ``retrain`` callback of :func:`explorer`: pass on the ``progress`` it receives, and the
-    reader sees the epochs go by. Adam with learning rate ``lr`` keeps its state across the
-    epochs, so this trains as one call of ``fit`` would (each epoch draws its own shuffle,
-    seeded ``seed + epoch``).
+    reader sees the epochs go by. It is one call of ``fit`` (its ``on_epoch`` hook moves the
+    progress), so it trains exactly as ``fit(..., optimizer="adam", lr=lr)`` would.
 
     Parameters
     ----------
@@ -585,31 +584,21 @@ def fit_with_progress(model, x_train, *, epochs: int, lr: float = 1e-3, progress
     seed : int
     **fit_options
         Passed to :func:`aelib.train.fit` (``batch_size``, ``loss``, ``penalty``,
-        ``corruption``, ``device``, …); not ``optimizer``, ``epochs`` or ``progress``.
+        ``corruption``, ``device``, ``parameters``, …); not ``optimizer``, ``progress`` or
+        ``on_epoch``.
 
     Returns
     -------
     aelib.train.History
-        All epochs in one history.
     """
-    clash = sorted({"optimizer", "epochs", "progress"} & set(fit_options))
+    clash = sorted({"optimizer", "progress", "on_epoch"} & set(fit_options))
     if clash:
         raise TypeError(f"fit_with_progress sets {', '.join(clash)} itself; leave "
                         f"{'it' if len(clash) == 1 else 'them'} out of the options.")
-    epochs, lr = positive_int("epochs", epochs), positive_float("lr", lr)
     callable_arg("progress", progress, "(done, total)", optional=True)
-    parameters = list(fit_options.pop("parameters", None) or model.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=lr)
-    history = History()
-    for epoch in range(epochs):
-        one = fit(model, x_train, epochs=1, optimizer=optimizer, seed=seed + epoch, progress=False,
-                  parameters=parameters, **fit_options)
-        for name in ("train_loss", "val_loss", "seconds", "lr"):
-            getattr(history, name).extend(getattr(one, name))
-        history.n_examples = one.n_examples
-        if progress is not None:
-            progress(epoch + 1, epochs)
-    return history
+    on_epoch = None if progress is None else (lambda done, _history: progress(done, epochs))
+    return fit(model, x_train, epochs=epochs, lr=lr, optimizer="adam", seed=seed, progress=False,
+               on_epoch=on_epoch, **fit_options)
 
 
 def curve_at(values, errors, value, *, log_x: bool = True, log_y: bool = True) -> float:
