@@ -316,7 +316,7 @@ def plot_direction_gains(gains: dict, *, pca_ranks=()):
     if len(lengths) != 1:
         raise ValueError(f"every gains array must have the same length; got {sorted(lengths)}.")
     n = lengths.pop()
-    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    fig, ax = plt.subplots(figsize=(6.6, 3.2))
     index = np.arange(1, n + 1)
     for i, (name, g) in enumerate(curves.items()):
         ax.plot(index, g, color=f"C{i}", lw=1.2, label=name)
@@ -331,7 +331,7 @@ def plot_direction_gains(gains: dict, *, pca_ranks=()):
     ax.set_xlabel("principal direction $j$ (decreasing variance $v_j$)")
     ax.set_ylabel(r"gain $u_j^\top W_d W_e\, u_j$")
     ax.set_title("How much of each principal direction is passed on")
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # beside: hides no curve
     fig.tight_layout()
     return fig
 
