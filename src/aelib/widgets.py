@@ -43,7 +43,6 @@ from collections.abc import Callable, Mapping
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from ._checks import callable_arg, instance_of, interval, positive_float, positive_int, real
