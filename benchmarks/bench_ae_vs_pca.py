@@ -10,10 +10,11 @@ Recipe (found by trying alternatives at equal CPU time; see book/benchmarks.md):
 hidden layer each way (784-768-d-768-784, linear code, sigmoid output, squared error), all
 60,000 training images, mini-batches of 128, Adam with a cosine learning-rate decay from 3e-3 to
 0 over the time budget. On a CPU, ReLU beats ELU at equal time (no exp: more epochs fit), and
-widths beyond ~768 or batches beyond 128 learn less per second. Each model trains for whole epochs of :func:`aelib.train.fit` until the wall-clock
-budget is used up (the next epoch would overrun it); the learning rate of each epoch follows
-the fraction of the budget already spent. So a faster machine trains more epochs in the same
-time, and a busy one fewer: the report prints epochs, wall-clock and CPU seconds.
+widths beyond ~768 or batches beyond 128 learn less per second. Each model trains for whole
+epochs of one :func:`aelib.train.fit` call until the wall-clock budget is used up (it stops when
+another epoch as long as the last would overrun it); before every mini-batch the learning rate
+is set from the fraction of the budget already spent. So a faster machine trains more epochs in
+the same time, and a busy one fewer: the report prints epochs, wall-clock and CPU seconds.
 
 Precision: before training, a few interleaved steps measure whether bfloat16 autocast
 (``fit(mixed_precision=True)``) makes training steps faster on this CPU (native AVX-512 BF16 or
@@ -28,7 +29,6 @@ directions are the first k of those).
 """
 from __future__ import annotations
 
-import copy
 import math
 import os
 import platform
@@ -42,7 +42,7 @@ import torch  # noqa: E402
 import aelib  # noqa: E402
 from aelib import metrics  # noqa: E402
 from aelib.models import MLPAutoencoder  # noqa: E402
-from aelib.train import fit  # noqa: E402
+from aelib.train import StopTraining, fit  # noqa: E402
 
 LATENT_DIMS = (2, 10, 30, 64)
 GOAL_LATENT_DIM, GOAL_RATIO, BUDGET_S = 30, 0.5, 60.0
@@ -79,26 +79,32 @@ def mixed_precision_speedup(x_train, latent_dim: int = 30, n_batches: int = 40, 
 
 
 def train_within(model, x_train, budget_s: float, *, seed: int = 0, clock=time.perf_counter,
-                 mixed_precision: bool = False, probe_fraction: float = 0.1) -> dict:
-    """Train ``model`` on ``x_train`` for as many epochs as fit in ``budget_s`` seconds of ``clock``.
+                 mixed_precision: bool = False, max_epochs: int = 1000) -> dict:
+    """Train ``model`` on ``x_train`` for the whole epochs that fit in ``budget_s`` seconds of ``clock``.
 
-    A timed probe (one epoch of a throwaway copy on ``probe_fraction`` of the data) estimates the
-    epoch time; the epochs that fit in the rest of the budget then run in one :func:`fit` call
-    whose cosine schedule (``scheduler=``) decays the rate from its peak to zero over exactly
-    those epochs. At least one epoch always runs.
+    One :func:`fit` call: before every mini-batch a ``LambdaLR`` sets the rate to
+    :func:`cosine_lr` of the fraction of the budget spent so far, and after every epoch an
+    ``on_epoch`` hook raises :class:`~aelib.train.StopTraining` when another epoch as long as the
+    last one would end past the budget. At least one epoch always runs.
     """
-    common = dict(batch_size=RECIPE["batch_size"], loss=RECIPE["loss"], device="cpu", progress=False,
-                  mixed_precision=mixed_precision)
     start, start_cpu = clock(), time.process_time()
-    probe_rows = min(len(x_train), max(RECIPE["batch_size"], int(len(x_train) * probe_fraction)))
-    fit(copy.deepcopy(model), x_train[:probe_rows], epochs=1, lr=RECIPE["lr"], seed=seed, **common)
-    epoch_s = (clock() - start) * len(x_train) / probe_rows
-    remaining = budget_s - (clock() - start)
-    epochs = max(1, int(remaining // epoch_s)) if epoch_s > 0 else 1
-    history = fit(model, x_train, epochs=epochs, lr=RECIPE["lr"], seed=seed, **common,
-                  scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs))
-    return {"epochs": epochs, "seconds": clock() - start, "cpu_seconds": time.process_time() - start_cpu,
-            "lr": history.lr}
+
+    def schedule(opt):  # LambdaLR multiplies the peak rate by this factor
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: cosine_lr(1.0, (clock() - start) / max(budget_s, 1e-9)))
+
+    epoch_start = [start]
+
+    def stop_when_out_of_time(done, history):
+        now = clock()
+        last_epoch_s, epoch_start[0] = now - epoch_start[0], now
+        if now - start + last_epoch_s >= budget_s:
+            raise StopTraining
+
+    history = fit(model, x_train, epochs=max_epochs, lr=RECIPE["lr"], seed=seed, batch_size=RECIPE["batch_size"],
+                  loss=RECIPE["loss"], device="cpu", progress=False, mixed_precision=mixed_precision,
+                  scheduler=schedule, scheduler_interval="batch", on_epoch=stop_when_out_of_time)
+    return {"epochs": len(history.train_loss), "seconds": clock() - start,
+            "cpu_seconds": time.process_time() - start_cpu, "lr": history.lr}
 
 
 def pca_errors(x_train, x_test, latent_dims) -> dict:

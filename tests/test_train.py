@@ -227,3 +227,25 @@ def test_on_epoch_sees_each_epoch_with_the_history_so_far(digits):
     assert calls == [1, 2]
     with pytest.raises(TypeError, match="on_epoch"):
         fit(_model(), digits.x_train[:64], epochs=1, device="cpu", on_epoch="print")
+
+
+def test_stop_training_in_on_epoch_ends_after_that_epoch(digits):
+    from aelib.train import StopTraining
+
+    def stop_at_two(done, history):
+        if done == 2:
+            raise StopTraining
+
+    x = digits.x_train[:256]
+    stopped, model = _model(), _model()
+    model.load_state_dict(stopped.state_dict())
+    history = fit(stopped, x, epochs=5, batch_size=64, device="cpu", progress=False, on_epoch=stop_at_two)
+    two = fit(model, x, epochs=2, batch_size=64, device="cpu", progress=False)
+    assert len(history.train_loss) == len(history.lr) == 2
+    assert history.train_loss == two.train_loss          # the same two epochs, then nothing more
+    assert all(torch.equal(a, b) for a, b in zip(stopped.parameters(), model.parameters()))
+    assert not stopped.training                           # left in eval mode, as after a full run
+    labels = torch.zeros(256, dtype=torch.long)
+    classifier = torch.nn.Sequential(torch.nn.Linear(64, 2))
+    h = fit_classifier(classifier, x, labels, epochs=4, device="cpu", progress=False, on_epoch=stop_at_two)
+    assert len(h.train_loss) == 2

@@ -32,7 +32,12 @@ from ._checks import as_data_tensor, callable_arg, instance_of, nonnegative_floa
 from .device import pick_device
 from .models import _predict, predict  # noqa: F401  (predict: also importable from here, as before)
 
-__all__ = ["History", "fit", "fit_classifier", "reconstruction_loss"]
+__all__ = ["History", "StopTraining", "fit", "fit_classifier", "reconstruction_loss"]
+
+
+class StopTraining(Exception):
+    """Raise it in an ``on_epoch`` hook to end training after that epoch (early stopping, a time
+    budget); :func:`fit` and :func:`fit_classifier` then return the :class:`History` so far."""
 
 
 @dataclass
@@ -242,7 +247,10 @@ def _run(model, tensors, batch_loss, *, epochs, batch_size, optimizer, seed, dev
                 bar.set_postfix(post)
                 bar.update(1)
             if on_epoch is not None:
-                on_epoch(epoch + 1, history)
+                try:
+                    on_epoch(epoch + 1, history)
+                except StopTraining:
+                    break
     finally:
         if bar is not None:
             bar.close()
@@ -303,6 +311,7 @@ def fit(model: nn.Module, x_train, *, x_val=None, epochs: int = 10, batch_size: 
     on_epoch : callable(done, history), optional
         Called after every epoch with the number of epochs done and the :class:`History` so far
         (e.g. to move a progress bar, as :func:`aelib.widgets.fit_with_progress` does, or to log).
+        Raising :class:`StopTraining` there ends training after that epoch.
 
     Returns
     -------
@@ -386,7 +395,7 @@ def fit_classifier(model: nn.Module, x_train, y_train, *, x_val=None, y_val=None
     Same loop, checks and hooks as :func:`fit`; ``History.val_loss``/``val_accuracy`` are
     filled when ``x_val``/``y_val`` are given. ``parameters`` restricts training to some
     parameters (e.g. only a new output layer); ``on_epoch(done, history)`` is called after every
-    epoch. See chapter *Pretraining deep networks*.
+    epoch and may raise :class:`StopTraining`. See chapter *Pretraining deep networks*.
     """
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither.")
