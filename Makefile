@@ -41,6 +41,8 @@ NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 NB ?= $(NOTEBOOKS)
 # Stored outputs are CPU results at a fixed thread count, without progress bars: nbval compares them.
 RUN_ENV := OMP_WAIT_POLICY=PASSIVE AELIB_DEVICE=cpu AELIB_NUM_THREADS=2 AELIB_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
+# make lab runs in RUN_ENV too; `make lab LAB_ENV=OMP_WAIT_POLICY=PASSIVE` keeps your GPU and threads.
+LAB_ENV ?= $(RUN_ENV)
 
 .PHONY: install book test unit nbval book-strict browser pdf pdf-test dist lab lab-check execute execute-large nbval-large anywhere bench clean
 
@@ -74,7 +76,7 @@ unit: $(STAMP)
 
 nbval: $(STAMP)
 	$(RUN_ENV) $(BIN)/pytest -q --nbval --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg \
-	    -p no:cacheprovider $(NOTEBOOKS)
+	    -p no:cacheprovider $(NB)
 
 browser: book
 	timeout 900 $(BIN)/python tests/browser/check_book.py _build/html  # a hung browser fails in 15 min, not at the CI limit
@@ -109,7 +111,7 @@ lab: $(STAMP)
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q 'jupyterlab-myst.*enabled.*OK' || \
 	  { echo "jupyterlab-myst is missing or not compatible with this JupyterLab: $(BIN)/pip install -r requirements.txt"; exit 1; }
 	@echo "JupyterLab on http://localhost:$(LAB_PORT)/lab (next free port if busy); the URL with its login token follows."
-	$(RUN_ENV) $(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
+	$(LAB_ENV) $(BIN)/jupyter lab --port=$(LAB_PORT) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) book/
 
 # A live JupyterLab (RUN_ENV, a free port, a token, a temporary folder with a copy of chapter 6)
 # driven by headless Chromium; the script stops the server and its kernels whatever happens.

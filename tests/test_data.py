@@ -7,6 +7,7 @@ import struct
 import threading
 
 import numpy as np
+import pooch
 import pytest
 import torch
 
@@ -68,12 +69,15 @@ def test_download_verifies_checksum_and_leaves_no_partial_file(tmp_path, server)
     assert sorted(p.name for p in dest.parent.iterdir()) == ["file.bin"]  # no *.part left behind
 
 
-def test_download_content_checksum_of_gzip(tmp_path, server):
+def test_download_content_checksum_of_gzip(tmp_path, server, capfd):
     url, handler = server
     handler.payload = gzip.compress(b"payload")
     dest = tmp_path / "out" / "a.gz"
+    level = pooch.get_logger().level
     data.download_file(url + "a.gz", dest, content_sha256=hashlib.sha256(b"payload").hexdigest())
     assert dest.exists()
+    assert "known_hash" not in capfd.readouterr().err     # pooch's note on a download without a hash
+    assert pooch.get_logger().level == level              # and its logger as it was
     wrong = tmp_path / "out" / "b.gz"
     with pytest.raises(data.CorruptFileError, match="content does not match"):
         data.download_file(url + "b.gz", wrong, content_sha256="0" * 64)
@@ -107,6 +111,19 @@ def test_loader_reads_from_data_dir_and_subsamples_stratified(tmp_path, monkeypa
     assert ds.image_shape == (1, 28, 28) and ds.class_names[0] == "T-shirt/top"
     again = data.load_fashion_mnist(n_train=20, n_test=10, data_dir=root, download=False)
     assert torch.equal(ds.x_train, again.x_train)
+
+
+def test_sizes_are_checked_before_any_file_is_looked_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_search_dirs", lambda *a: pytest.fail("looked for files"))
+    for bad in ({"n_train": 0}, {"n_test": 10_001}, {"n_train": 2.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            data.load_fashion_mnist(**bad)
+
+
+def test_data_dir_variable_names_a_folder_per_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("AELIB_DATA_DIR", str(tmp_path))
+    dirs = data._search_dirs(data._MNIST, None)
+    assert tmp_path / "mnist" in dirs and tmp_path not in dirs  # flat files could be either dataset
 
 
 def test_offline_without_copy_lists_the_ways(tmp_path, monkeypatch):

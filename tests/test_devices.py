@@ -88,3 +88,26 @@ def test_predict_returns_on_the_device_of_its_input():
     x = torch.rand(5, D)
     assert models.predict(model, x).device == x.device
     assert models.predict(model, x.numpy()).device.type == "cpu"
+
+
+def test_float64_moves_a_tensor_from_a_device_without_float64_to_the_cpu():
+    """Apple's MPS has no float64 (``.double()`` raises there): PCA, PSNR, principal angles and
+    the Lipschitz constant compute in float64 on the CPU for such tensors."""
+    from aelib.device import _float64
+
+    class OnMPS:  # stands in for an MPS tensor on machines without one
+        device = torch.device("mps")
+
+        def double(self):
+            raise TypeError("Cannot convert a MPS Tensor to float64 dtype")
+
+        def detach(self):
+            return self
+
+        def cpu(self):
+            return torch.ones(3)
+
+    moved = _float64(OnMPS())
+    assert moved.dtype == torch.float64 and moved.device.type == "cpu"
+    here = _float64(torch.ones(3))
+    assert here.dtype == torch.float64 and here.device.type == "cpu"

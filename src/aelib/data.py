@@ -5,7 +5,8 @@ labels, the image shape and the class names. See the preface, section *Data*.
 
 Where Fashion-MNIST and MNIST come from, in order:
 
-1. ``data_dir`` (argument), then ``$AELIB_DATA_DIR/<name>``, then the user cache
+1. ``data_dir`` (argument), then ``$AELIB_DATA_DIR/<name>`` (``fashion-mnist`` or ``mnist``:
+   the two datasets share file names), then the user cache
    ``~/.cache/aelib/<name>`` (``$XDG_CACHE_HOME`` respected);
 2. system dataset folders (Debian's ``apt-get install dataset-fashion-mnist`` installs
    ``/usr/share/datasets/fashion-mnist``);
@@ -14,8 +15,10 @@ Where Fashion-MNIST and MNIST come from, in order:
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -99,9 +102,10 @@ class Dataset:
 _FASHION = {
     "name": "fashion-mnist",
     "mirrors": [
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # plain HTTP: often blocked
     ],
+    "sizes": {"train": 60_000, "test": 10_000},
     "files": {
         "train_images": ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
         "train_labels": ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
@@ -130,6 +134,7 @@ _MNIST = {
         "test_images": ("t10k-images-idx3-ubyte", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
         "test_labels": ("t10k-labels-idx1-ubyte", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
     },
+    "sizes": {"train": 60_000, "test": 10_000},
     "checksum_of": "archive",
     "system_dirs": ["/usr/share/datasets/mnist"],
     "class_names": [str(d) for d in range(10)],
@@ -147,9 +152,8 @@ def _search_dirs(spec: dict, data_dir) -> list[Path]:
     dirs = []
     if data_dir is not None:
         dirs += [Path(data_dir), Path(data_dir) / spec["name"]]
-    if os.environ.get("AELIB_DATA_DIR"):
-        env = Path(os.environ["AELIB_DATA_DIR"])
-        dirs += [env / spec["name"], env]
+    if os.environ.get("AELIB_DATA_DIR"):  # one folder per dataset: MNIST and Fashion-MNIST share file names
+        dirs.append(Path(os.environ["AELIB_DATA_DIR"]) / spec["name"])
     dirs.append(cache_dir() / spec["name"])
     dirs += [Path(d) for d in spec["system_dirs"]]
     return dirs
@@ -260,7 +264,8 @@ def download_file(
     last_error: Exception | None = None
     for attempt in range(retries):
         try:
-            pooch.retrieve(url, known_hash, fname=dest.name, path=dest.parent, downloader=downloader)
+            with _quiet(pooch.get_logger()):  # its "use this value as known_hash" note reads like an error
+                pooch.retrieve(url, known_hash, fname=dest.name, path=dest.parent, downloader=downloader)
             break
         except ValueError as err:  # pooch's checksum mismatch; it has already removed the file
             raise CorruptFileError(f"{url}: SHA-256 mismatch (expected {sha256}); the download is "
@@ -282,6 +287,17 @@ def download_file(
             raise CorruptFileError(f"{url}: SHA-256 of the content does not match (expected "
                                    f"{content_sha256}). Nothing was saved.")
     return dest
+
+
+@contextlib.contextmanager
+def _quiet(logger):
+    """Warnings only from ``logger`` inside the block; its level is restored afterwards."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 # --------------------------------------------------------------------------- loaders
@@ -333,6 +349,9 @@ def _to_dataset(x_tr, y_tr, x_te, y_te, scale, image_shape, class_names, name) -
 
 
 def _load_idx_dataset(spec, n_train, n_test, seed, data_dir, download) -> Dataset:
+    # The sizes are checked before any file is looked for or downloaded.
+    n_train = _check_count("n_train", n_train, spec["sizes"]["train"])
+    n_test = _check_count("n_test", n_test, spec["sizes"]["test"])
     dirs = _search_dirs(spec, data_dir)
     paths = {}
     for key, (stem, checksum) in spec["files"].items():
@@ -371,8 +390,8 @@ def _not_found_message(spec, stem, dirs) -> str:
         f"Looked in:\n{looked}\n"
         "Ways to get the data:\n"
         f"  1. {spec['how']};\n"
-        f"  2. put the four *-ubyte.gz files in a folder and set AELIB_DATA_DIR to it "
-        f"(or pass data_dir=...);\n"
+        f"  2. put the four *-ubyte.gz files in a folder named {spec['name']!r} inside the folder "
+        f"that AELIB_DATA_DIR names (or pass data_dir= the folder holding them);\n"
         f"  3. run once with network access: they are downloaded from {spec['mirrors'][0]} "
         f"into {cache_dir() / spec['name']}."
     )

@@ -77,6 +77,11 @@ def _as_device(device, source: str = "device") -> torch.device:
         raise ValueError(f"{source}={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' or 'mps'.") from err
 
 
+def _float64(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float64 for an accurate SVD or sum, on the CPU if its device has no float64 (MPS)."""
+    return x.detach().cpu().double() if x.device.type == "mps" else x.double()
+
+
 def scaled(cpu, accelerated, device: torch.device | str | None = None):
     """Pick a training budget: ``cpu`` on the CPU, ``accelerated`` on CUDA/MPS.
 

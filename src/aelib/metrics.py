@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ._checks import as_data_tensor, one_per_row, positive_float, positive_int, same_shape
+from .device import _float64
 from .models import _predict
 
 __all__ = [
@@ -56,13 +57,13 @@ def pca(x_train, k: int):
 
 
 def _pca(x, k):
-    x = x.double()
+    device, x = x.device, _float64(x)
     mean = x.mean(0)
     _, s, vh = torch.linalg.svd(x - mean, full_matrices=False)
     # Fix the sign of each direction (largest |entry| positive) so results are reproducible.
     signs = torch.sign(vh[:k].gather(1, vh[:k].abs().argmax(1, keepdim=True))).squeeze(1)
     comps = vh[:k] * signs[:, None]
-    return mean.float(), comps.float(), (s[:k] ** 2 / max(len(x) - 1, 1)).float()
+    return mean.float().to(device), comps.float().to(device), (s[:k] ** 2 / max(len(x) - 1, 1)).float().to(device)
 
 
 def pca_reconstruct(x_train, x, k: int) -> torch.Tensor:
@@ -88,21 +89,22 @@ def principal_angles(a, b) -> torch.Tensor:
 
     0° everywhere means the same subspace. Computed from the singular values of ``Q_aᵀ Q_b``.
     """
-    a = as_data_tensor("a", a, allow_int=True).double()
-    b = as_data_tensor("b", b, allow_int=True).double()
+    a = as_data_tensor("a", a, allow_int=True)
+    device, a = a.device, _float64(a)
+    b = _float64(as_data_tensor("b", b, allow_int=True))
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must be d × k matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}.")
     qa, _ = torch.linalg.qr(a)
     qb, _ = torch.linalg.qr(b)
     cos = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
-    return torch.rad2deg(torch.arccos(cos)).float()
+    return torch.rad2deg(torch.arccos(cos)).float().to(device)
 
 
 def psnr(x_hat, x, max_value: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(max² / MSE)`` per image, averaged over images."""
     max_value = positive_float("max_value", max_value)
-    x_hat = as_data_tensor("x_hat", x_hat, allow_int=True).double()
-    x = as_data_tensor("x", x, allow_int=True).double()
+    x_hat = _float64(as_data_tensor("x_hat", x_hat, allow_int=True))
+    x = _float64(as_data_tensor("x", x, allow_int=True))
     same_shape("x_hat", x_hat, x.shape, " (the same shape as x)")
     mse = (x_hat - x).pow(2).reshape(len(x), -1).mean(1).clamp_min(1e-12)
     return float((10 * torch.log10(max_value**2 / mse)).mean())

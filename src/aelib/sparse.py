@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import as_data_tensor, nonnegative_float, one_of, positive_int, real, same_shape
+from .device import _float64
 
 __all__ = [
     "soft_threshold",
@@ -116,7 +117,7 @@ def lipschitz_constant(dictionary) -> float:
 
 def _lipschitz(dictionary) -> float:
     # λ_max(D Dᵀ) = σ_max(D)²; the singular values of the thin K × d matrix cost a tenth of eigh(D Dᵀ).
-    return float(torch.linalg.svdvals(dictionary.double())[0]) ** 2
+    return float(torch.linalg.svdvals(_float64(dictionary))[0]) ** 2
 
 
 def coding_objective(x, codes, dictionary, sparsity_weight) -> torch.Tensor:

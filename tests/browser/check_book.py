@@ -557,7 +557,8 @@ def check_page(context, origin: str, html_root: Path, page_name: str, shots: Pat
 
 def find_chromium() -> str | None:
     for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+                      shutil.which("chromium-browser"), shutil.which("google-chrome"),
+                      "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
