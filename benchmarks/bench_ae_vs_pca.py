@@ -18,7 +18,7 @@ the same time, and a busy one fewer: the report prints epochs, wall-clock and CP
 
 Precision: before training, a few interleaved steps measure whether bfloat16 autocast
 (``fit(mixed_precision=True)``) makes training steps faster on this CPU (native AVX-512 BF16 or
-AMX: about 1.3×; emulated elsewhere: slower). It is used only if it is at least 1.1× faster, and
+AMX: 1.3–1.4×; emulated elsewhere: slower). It is used only if it is at least 1.1× faster, and
 the report says which precision ran. Weights, optimiser and loss stay float32; the test error is
 computed in float32.
 
@@ -62,7 +62,7 @@ def cosine_lr(peak: float, fraction_used: float) -> float:
 def mixed_precision_speedup(x_train, latent_dim: int = 30, n_batches: int = 40, rounds: int = 3) -> float:
     """How much faster training steps of the recipe's model run under bfloat16 autocast on this CPU.
 
-    CPUs with AVX-512 BF16 or AMX run bfloat16 matrix products natively (about 1.3× faster steps
+    CPUs with AVX-512 BF16 or AMX run bfloat16 matrix products natively (1.3–1.4× faster steps
     for this model); others emulate them and are slower. Interleaved rounds, best time of each.
     """
     batches = x_train[: n_batches * RECIPE["batch_size"]]
