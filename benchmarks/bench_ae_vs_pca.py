@@ -92,11 +92,12 @@ def train_within(model, x_train, budget_s: float, *, seed: int = 0, clock=time.p
     def schedule(opt):  # LambdaLR multiplies the peak rate by this factor
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: cosine_lr(1.0, (clock() - start) / max(budget_s, 1e-9)))
 
-    epoch_start = [start]
+    epoch_start = start
 
     def stop_when_out_of_time(done, history):
+        nonlocal epoch_start
         now = clock()
-        last_epoch_s, epoch_start[0] = now - epoch_start[0], now
+        last_epoch_s, epoch_start = now - epoch_start, now
         if now - start + last_epoch_s >= budget_s:
             raise StopTraining
 

@@ -331,6 +331,8 @@ def stratified_indices(labels, n: int, seed: int = 0) -> np.ndarray:
 
 
 def _subsample(x: np.ndarray, y: np.ndarray, n, seed: int, name: str):
+    # Against the rows actually read: a local copy may hold fewer than the published set
+    # (load_fashion_mnist has already checked n against that set's size, before any file).
     n = _check_count(name, n, len(y))
     if n is None or n == len(y):
         return x, y
